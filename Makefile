@@ -1,0 +1,137 @@
+# zramfs - compressed RAM filesystem (FUSE)
+#
+#   make                 build ./zramfs
+#   make check           unit tests + integration tests on a real mount
+#   make unit            unit tests only
+#   make check-asan      the same under ASan+UBSan      (build/asan)
+#   make check-tsan      the same under ThreadSanitizer  (build/tsan)
+#   make valgrind        unit tests under valgrind memcheck
+#   make mount MNT=DIR   build and mount zramfs on DIR (OPTS="-o ...")
+#   make deps            install missing Debian packages (as root)
+#   make install         PREFIX=/usr/local DESTDIR=
+#   make fuzz            libFuzzer harnesses (clang)
+#   make bench           benchmarks beside tmpfs and zram
+
+VERSION   := 0.1.0
+PREFIX    ?= /usr/local
+BINDIR    ?= $(PREFIX)/bin
+MANDIR    ?= $(PREFIX)/share/man
+SAN       ?=
+BUILD     ?= build$(if $(SAN),/$(SAN),)
+
+CC        ?= cc
+OPT       ?= -O2 -g
+WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+             -Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wvla \
+             -Wno-unused-parameter
+PKGS      := fuse3 liblz4 libzstd
+# Deferred (=): on a fresh machine pkg-config only exists after `make deps`.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null || echo -I/usr/include/fuse3)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lfuse3 -llz4 -lzstd)
+
+SAN_FLAGS_asan := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SAN_FLAGS_tsan := -fsanitize=thread
+SAN_FLAGS  := $(SAN_FLAGS_$(SAN))
+
+CPPFLAGS  += -Iinclude -D_GNU_SOURCE -DZRAMFS_VERSION=\"$(VERSION)\" -MMD -MP
+CFLAGS    = -std=gnu11 $(OPT) $(WARN) -pthread $(SAN_FLAGS) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+LDFLAGS   += -pthread $(SAN_FLAGS)
+LDLIBS    = $(PKG_LIBS) -lpthread
+
+# The daemon's FUSE front (fs*.c, main.c); every other src/*.c is a
+# library module with no FUSE in it, linked directly into the unit tests.
+FS_MODS   := $(patsubst src/%.c,%,$(wildcard src/fs*.c src/main.c))
+LIB_MODS  := $(filter-out $(FS_MODS),$(patsubst src/%.c,%,$(wildcard src/*.c)))
+UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
+
+LIB_OBJS  := $(LIB_MODS:%=$(BUILD)/src/%.o)
+FS_OBJS   := $(FS_MODS:%=$(BUILD)/src/%.o)
+DAEMON    := $(BUILD)/zramfs
+TEST_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
+TOOLS     := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
+
+.PHONY: fuzz all deps unit run-unit run-integration check check-asan check-tsan valgrind integration mount \
+        install uninstall clean fuzz bench tools
+
+all: $(DAEMON) $(if $(SAN),,zramfs)
+
+zramfs: $(DAEMON)
+	ln -sf $(DAEMON) zramfs
+
+$(DAEMON): $(LIB_OBJS) $(FS_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(LIB_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIB_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+tools: $(TOOLS)
+
+# Install what is missing (root), or say what to install.
+deps:
+	@sh contrib/deps.sh install
+
+# Top-level targets install dependencies first, then build in a sub-make.
+unit: deps
+	@$(MAKE) --no-print-directory run-unit
+
+run-unit: $(TEST_BINS)
+	@set -e; for t in $(TEST_BINS); do echo "== $$t"; $$t; done
+
+integration: deps
+	@$(MAKE) --no-print-directory run-integration
+
+run-integration: all tools
+	@ZRAMFS=$(abspath $(DAEMON)) TOOLS=$(abspath $(BUILD)/tests/tools) \
+		sh tests/integration/run.sh
+
+check: deps
+	@$(MAKE) --no-print-directory run-unit run-integration
+
+check-asan:
+	$(MAKE) SAN=asan OPT="-O1 -g" check
+
+check-tsan:
+	$(MAKE) SAN=tsan OPT="-O1 -g" check
+
+valgrind: deps $(TEST_BINS)
+	@set -e; for t in $(TEST_BINS); do echo "== valgrind $$t"; \
+		ZR_TEST_QUICK=1 valgrind -q --error-exitcode=99 --leak-check=full \
+		--errors-for-leak-kinds=definite $$t; done
+
+MNT ?= /mnt/zramfs
+mount: deps
+	@$(MAKE) --no-print-directory all
+	@mkdir -p $(MNT)
+	./zramfs $(OPTS) $(MNT)
+	@echo "zramfs mounted on $(MNT); unmount with: fusermount3 -u $(MNT)"
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(DAEMON) $(DESTDIR)$(BINDIR)/zramfs
+	install -m 644 zramfs.1 $(DESTDIR)$(MANDIR)/man1/zramfs.1
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/zramfs $(DESTDIR)$(MANDIR)/man1/zramfs.1
+
+# libFuzzer harnesses: fuzz/fuzz_NAME.c, built with clang against the lib
+# modules.  Run one: build/fuzz/fuzz_NAME -max_total_time=600 CORPUS_DIR
+FUZZ_NAMES := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_FLAGS := -std=gnu11 -g -O1 -Iinclude -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
+fuzz: deps
+	@mkdir -p build/fuzz
+	@set -e; for f in $(FUZZ_NAMES); do \
+		clang $(FUZZ_FLAGS) -o build/fuzz/$$f fuzz/$$f.c \
+			$(foreach m,$(LIB_MODS),src/$(m).c) -llz4 -lzstd -lpthread; \
+		echo "built build/fuzz/$$f"; done
+
+clean:
+	rm -rf build zramfs
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
