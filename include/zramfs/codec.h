@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * codec.h - the compression algorithms zramfs can store chunks with.
+ *
+ * A codec spec names an algorithm and, for zstd, a level ("lz4", "zstd",
+ * "zstd:9", "none").  Compression needs per-thread state (a zstd context,
+ * lz4's hash table): zr_codec_ctx_get() returns the calling thread's
+ * context, created on first use and freed when the thread exits, so the
+ * request path never allocates once a thread is warm.
+ *
+ * Knows nothing of files, chunks or FUSE.
+ */
+#ifndef ZRAMFS_CODEC_H
+#define ZRAMFS_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum zr_codec_id {
+	ZR_CODEC_NONE = 0,	/* store raw */
+	ZR_CODEC_LZ4 = 1,
+	ZR_CODEC_ZSTD = 2,
+	ZR_CODEC_COUNT
+};
+
+#define ZR_ZSTD_LEVEL_MIN 1
+#define ZR_ZSTD_LEVEL_MAX 19	/* 20..22 need a huge window: pointless for <=1 MiB chunks */
+#define ZR_ZSTD_LEVEL_DEFAULT 3
+
+/* Longest spec string zr_codec_format() writes, with its NUL. */
+#define ZR_CODEC_SPEC_MAX 16
+
+struct zr_codec_spec {
+	uint8_t id;	/* enum zr_codec_id */
+	uint8_t level;	/* zstd level; 0 for lz4 and none */
+};
+
+/* zr_codec_parse(): parse "none", "lz4", "zstd" or "zstd:N".
+ * Returns 0 and fills *out, or -EINVAL (and *out untouched). */
+int zr_codec_parse(const char *s, struct zr_codec_spec *out);
+
+/* zr_codec_format(): writes the canonical spec ("zstd:3") into buf.
+ * Returns the string length (< ZR_CODEC_SPEC_MAX). */
+int zr_codec_format(struct zr_codec_spec spec, char *buf, size_t size);
+
+/* zr_codec_name(): "none", "lz4" or "zstd" for an id; "?" otherwise. */
+const char *zr_codec_name(unsigned id);
+
+/* zr_codec_bound(): the dst capacity that lets any codec compress len
+ * bytes without failing for lack of room. */
+size_t zr_codec_bound(size_t len);
+
+struct zr_codec_ctx;
+
+/* zr_codec_ctx_get(): the calling thread's codec context, created on first
+ * use (its memory is counted with zr_mem_account()).  NULL on ENOMEM. */
+struct zr_codec_ctx *zr_codec_ctx_get(void);
+
+/* zr_codec_compress(): compress len bytes of src into dst (dst_cap bytes).
+ * Returns the compressed length (> 0), 0 when the output would not fit in
+ * dst_cap (the caller treats the data as incompressible), or -EINVAL for
+ * ZR_CODEC_NONE / a bad spec, -EIO on a library error.  Never writes outside
+ * dst[0 .. dst_cap). */
+ssize_t zr_codec_compress(struct zr_codec_ctx *ctx, struct zr_codec_spec spec,
+			  const void *src, size_t len, void *dst, size_t dst_cap);
+
+/* zr_codec_decompress(): decompress clen bytes of src (compressed with codec
+ * id) into exactly dst_len bytes at dst.  Returns 0, or -EIO when the input
+ * is corrupt or does not decode to exactly dst_len bytes.  Never reads past
+ * src[clen) nor writes outside dst[0 .. dst_len). */
+int zr_codec_decompress(struct zr_codec_ctx *ctx, unsigned id, const void *src,
+			size_t clen, void *dst, size_t dst_len);
+
+#endif /* ZRAMFS_CODEC_H */

@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * codec.c - lz4 and zstd behind one interface (see include/zramfs/codec.h).
+ *
+ * Per-thread contexts live in a pthread key so that libfuse's worker threads
+ * (which we do not create) get one lazily and free it on exit.  A zstd
+ * compression context is created per level on demand and kept: a thread
+ * that switches between levels (per-file policy) keeps one per level it used.
+ */
+#include "zramfs/codec.h"
+#include "zramfs/mem.h"
+
+#include <errno.h>
+#include <lz4.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+#include <zstd_errors.h>
+
+struct zr_codec_ctx {
+	ZSTD_CCtx *zc[ZR_ZSTD_LEVEL_MAX + 1];	/* per level, created on demand */
+	size_t zc_bytes[ZR_ZSTD_LEVEL_MAX + 1];	/* counted size of each */
+	ZSTD_DCtx *zd;				/* created on first decompress */
+	size_t zd_bytes;
+	LZ4_stream_t lz4;			/* lz4's hash table, reset per call */
+};
+
+static pthread_key_t ctx_key;
+static pthread_once_t ctx_once = PTHREAD_ONCE_INIT;
+
+static const char *const codec_names[ZR_CODEC_COUNT] = {
+	[ZR_CODEC_NONE] = "none",
+	[ZR_CODEC_LZ4] = "lz4",
+	[ZR_CODEC_ZSTD] = "zstd",
+};
+
+const char *zr_codec_name(unsigned id)
+{
+	return id < ZR_CODEC_COUNT ? codec_names[id] : "?";
+}
+
+static int parse_level(const char *s, uint8_t *level)
+{
+	char *end;
+	long v;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < ZR_ZSTD_LEVEL_MIN || v > ZR_ZSTD_LEVEL_MAX)
+		return -EINVAL;
+	*level = (uint8_t)v;
+	return 0;
+}
+
+int zr_codec_parse(const char *s, struct zr_codec_spec *out)
+{
+	struct zr_codec_spec spec = { 0, 0 };
+
+	if (!s)
+		return -EINVAL;
+	if (!strcmp(s, "none")) {
+		spec.id = ZR_CODEC_NONE;
+	} else if (!strcmp(s, "lz4")) {
+		spec.id = ZR_CODEC_LZ4;
+	} else if (!strcmp(s, "zstd")) {
+		spec.id = ZR_CODEC_ZSTD;
+		spec.level = ZR_ZSTD_LEVEL_DEFAULT;
+	} else if (!strncmp(s, "zstd:", 5)) {
+		spec.id = ZR_CODEC_ZSTD;
+		if (parse_level(s + 5, &spec.level))
+			return -EINVAL;
+	} else {
+		return -EINVAL;
+	}
+	*out = spec;
+	return 0;
+}
+
+int zr_codec_format(struct zr_codec_spec spec, char *buf, size_t size)
+{
+	if (spec.id == ZR_CODEC_ZSTD)
+		return snprintf(buf, size, "zstd:%u", spec.level);
+	return snprintf(buf, size, "%s", zr_codec_name(spec.id));
+}
+
+size_t zr_codec_bound(size_t len)
+{
+	size_t a = (size_t)LZ4_compressBound((int)len);
+	size_t b = ZSTD_compressBound(len);
+
+	return a > b ? a : b;
+}
+
+static void ctx_destroy(void *p)
+{
+	struct zr_codec_ctx *ctx = p;
+	int64_t held = (int64_t)ctx->zd_bytes;
+
+	for (int i = 0; i <= ZR_ZSTD_LEVEL_MAX; i++) {
+		ZSTD_freeCCtx(ctx->zc[i]);
+		held += (int64_t)ctx->zc_bytes[i];
+	}
+	ZSTD_freeDCtx(ctx->zd);
+	zr_mem_account(-held);
+	zr_free(ctx);
+}
+
+static void ctx_key_init(void)
+{
+	pthread_key_create(&ctx_key, ctx_destroy);
+}
+
+struct zr_codec_ctx *zr_codec_ctx_get(void)
+{
+	struct zr_codec_ctx *ctx;
+
+	pthread_once(&ctx_once, ctx_key_init);
+	ctx = pthread_getspecific(ctx_key);
+	if (ctx)
+		return ctx;
+	ctx = zr_calloc(1, sizeof(*ctx));
+	if (!ctx)
+		return NULL;
+	if (pthread_setspecific(ctx_key, ctx)) {
+		zr_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+static ZSTD_CCtx *zstd_cctx(struct zr_codec_ctx *ctx, unsigned level)
+{
+	ZSTD_CCtx *zc = ctx->zc[level];
+
+	if (zc)
+		return zc;
+	zc = ZSTD_createCCtx();
+	if (!zc)
+		return NULL;
+	/* No frame checksum or content size: the chunk record already holds
+	 * both lengths, and 4+ bytes per small chunk add up. */
+	ZSTD_CCtx_setParameter(zc, ZSTD_c_compressionLevel, (int)level);
+	ZSTD_CCtx_setParameter(zc, ZSTD_c_checksumFlag, 0);
+	ZSTD_CCtx_setParameter(zc, ZSTD_c_contentSizeFlag, 0);
+	ZSTD_CCtx_setParameter(zc, ZSTD_c_dictIDFlag, 0);
+	ctx->zc[level] = zc;
+	return zc;
+}
+
+/* Contexts grow on first use at a size; count what they hold now. */
+static void recount_cctx(struct zr_codec_ctx *ctx, unsigned level)
+{
+	size_t now = ZSTD_sizeof_CCtx(ctx->zc[level]);
+
+	zr_mem_account((int64_t)now - (int64_t)ctx->zc_bytes[level]);
+	ctx->zc_bytes[level] = now;
+}
+
+static ssize_t zstd_compress(struct zr_codec_ctx *ctx, unsigned level,
+			     const void *src, size_t len, void *dst, size_t cap)
+{
+	ZSTD_CCtx *zc;
+	size_t r;
+
+	if (level < ZR_ZSTD_LEVEL_MIN || level > ZR_ZSTD_LEVEL_MAX)
+		return -EINVAL;
+	zc = zstd_cctx(ctx, level);
+	if (!zc)
+		return -ENOMEM;
+	r = ZSTD_compress2(zc, dst, cap, src, len);
+	if (ctx->zc_bytes[level] == 0 || ZSTD_isError(r))
+		recount_cctx(ctx, level);
+	if (ZSTD_isError(r))
+		return ZSTD_getErrorCode(r) == ZSTD_error_dstSize_tooSmall ? 0 : -EIO;
+	return (ssize_t)r;
+}
+
+ssize_t zr_codec_compress(struct zr_codec_ctx *ctx, struct zr_codec_spec spec,
+			  const void *src, size_t len, void *dst, size_t dst_cap)
+{
+	int r;
+
+	if (len == 0 || len > (size_t)LZ4_MAX_INPUT_SIZE)
+		return -EINVAL;
+	switch (spec.id) {
+	case ZR_CODEC_LZ4:
+		r = LZ4_compress_fast_extState(&ctx->lz4, src, dst, (int)len,
+					       (int)(dst_cap > INT32_MAX ? INT32_MAX : dst_cap), 1);
+		return r;	/* 0 = did not fit */
+	case ZR_CODEC_ZSTD:
+		return zstd_compress(ctx, spec.level, src, len, dst, dst_cap);
+	default:
+		return -EINVAL;
+	}
+}
+
+static int zstd_decompress(struct zr_codec_ctx *ctx, const void *src,
+			   size_t clen, void *dst, size_t dst_len)
+{
+	size_t r;
+
+	if (!ctx->zd) {
+		ctx->zd = ZSTD_createDCtx();
+		if (!ctx->zd)
+			return -ENOMEM;
+		ctx->zd_bytes = ZSTD_sizeof_DCtx(ctx->zd);
+		zr_mem_account((int64_t)ctx->zd_bytes);
+	}
+	r = ZSTD_decompressDCtx(ctx->zd, dst, dst_len, src, clen);
+	if (ZSTD_isError(r) || r != dst_len)
+		return -EIO;
+	return 0;
+}
+
+int zr_codec_decompress(struct zr_codec_ctx *ctx, unsigned id, const void *src,
+			size_t clen, void *dst, size_t dst_len)
+{
+	int r;
+
+	if (clen > (size_t)INT32_MAX || dst_len > (size_t)INT32_MAX)
+		return -EIO;
+	switch (id) {
+	case ZR_CODEC_LZ4:
+		r = LZ4_decompress_safe(src, dst, (int)clen, (int)dst_len);
+		return r == (int)dst_len ? 0 : -EIO;
+	case ZR_CODEC_ZSTD:
+		return zstd_decompress(ctx, src, clen, dst, dst_len);
+	default:
+		return -EIO;
+	}
+}

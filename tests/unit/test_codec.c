@@ -1,0 +1,264 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_codec.c - unit tests for src/codec.c: spec parsing and formatting,
+ * round trips for every codec and a range of zstd levels, incompressible
+ * input, and corrupted input (must fail with -EIO, never overrun: run under
+ * ASan).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "zramfs/codec.h"
+#include "zramfs/mem.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BIG (1u << 20)
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
+
+static uint64_t rng(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+static void fill_random(uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)rng();
+}
+
+/* Text-like data: compresses well but not trivially. */
+static void fill_text(uint8_t *p, size_t n)
+{
+	static const char *const words[] = {"zram ", "chunk ", "arena ",    "lz4 ",
+					    "zstd ", "fuse ",  "compress ", "page "};
+
+	for (size_t i = 0; i < n;) {
+		const char *w = words[rng() % 8];
+		size_t l = strlen(w);
+
+		l = l < n - i ? l : n - i;
+		memcpy(p + i, w, l);
+		i += l;
+	}
+}
+
+static void test_parse(void **state)
+{
+	struct zr_codec_spec s = {99, 99};
+
+	assert_int_equal(zr_codec_parse("none", &s), 0);
+	assert_int_equal(s.id, ZR_CODEC_NONE);
+	assert_int_equal(zr_codec_parse("lz4", &s), 0);
+	assert_int_equal(s.id, ZR_CODEC_LZ4);
+	assert_int_equal(s.level, 0);
+	assert_int_equal(zr_codec_parse("zstd", &s), 0);
+	assert_int_equal(s.id, ZR_CODEC_ZSTD);
+	assert_int_equal(s.level, ZR_ZSTD_LEVEL_DEFAULT);
+	assert_int_equal(zr_codec_parse("zstd:1", &s), 0);
+	assert_int_equal(s.level, 1);
+	assert_int_equal(zr_codec_parse("zstd:19", &s), 0);
+	assert_int_equal(s.level, 19);
+}
+
+static void test_parse_bad(void **state)
+{
+	static const char *const bad[] = {"",
+					  "lz",
+					  "lz4 ",
+					  "LZ4",
+					  "zstd:",
+					  "zstd:0",
+					  "zstd:20",
+					  "zstd:-1",
+					  "zstd:+3",
+					  "zstd:3x",
+					  "zstd:99999999999",
+					  "zstd3",
+					  "gzip",
+					  "none:1"};
+	struct zr_codec_spec s = {7, 7};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(zr_codec_parse(bad[i], &s), -EINVAL);
+		assert_int_equal(s.id, 7); /* untouched */
+		assert_int_equal(s.level, 7);
+	}
+	assert_int_equal(zr_codec_parse(NULL, &s), -EINVAL);
+}
+
+static void test_format(void **state)
+{
+	static const char *const specs[] = {"none", "lz4", "zstd:1", "zstd:3", "zstd:19"};
+	char buf[ZR_CODEC_SPEC_MAX];
+	struct zr_codec_spec s;
+
+	for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
+		assert_int_equal(zr_codec_parse(specs[i], &s), 0);
+		assert_int_equal(zr_codec_format(s, buf, sizeof(buf)), (int)strlen(specs[i]));
+		assert_string_equal(buf, specs[i]);
+	}
+	assert_int_equal(zr_codec_parse("zstd", &s), 0);
+	zr_codec_format(s, buf, sizeof(buf));
+	assert_string_equal(buf, "zstd:3");
+	assert_string_equal(zr_codec_name(ZR_CODEC_LZ4), "lz4");
+	assert_string_equal(zr_codec_name(ZR_CODEC_COUNT), "?");
+}
+
+static void round_trip(struct zr_codec_spec spec, const uint8_t *src, size_t len)
+{
+	struct zr_codec_ctx *ctx = zr_codec_ctx_get();
+	size_t cap = zr_codec_bound(len);
+	uint8_t *c = malloc(cap), *d = malloc(len);
+	ssize_t n;
+
+	assert_non_null(ctx);
+	assert_non_null(c);
+	assert_non_null(d);
+	n = zr_codec_compress(ctx, spec, src, len, c, cap);
+	assert_true(n > 0);
+	assert_true((size_t)n <= cap);
+	assert_int_equal(zr_codec_decompress(ctx, spec.id, c, (size_t)n, d, len), 0);
+	assert_memory_equal(src, d, len);
+	free(c);
+	free(d);
+}
+
+static void test_round_trips(void **state)
+{
+	static const size_t sizes[] = {1, 7, 100, 4096, 65536, BIG};
+	uint8_t *text = malloc(BIG), *rnd = malloc(BIG);
+	struct zr_codec_spec lz4 = {ZR_CODEC_LZ4, 0};
+
+	fill_text(text, BIG);
+	fill_random(rnd, BIG);
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		round_trip(lz4, text, sizes[i]);
+		round_trip(lz4, rnd, sizes[i]);
+		for (unsigned lvl = ZR_ZSTD_LEVEL_MIN; lvl <= ZR_ZSTD_LEVEL_MAX; lvl += 6) {
+			struct zr_codec_spec z = {ZR_CODEC_ZSTD, (uint8_t)lvl};
+
+			if (sizes[i] == BIG && lvl > 7)
+				continue; /* slow under sanitizers, adds nothing */
+			round_trip(z, text, sizes[i]);
+			round_trip(z, rnd, sizes[i]);
+		}
+	}
+	free(text);
+	free(rnd);
+}
+
+static void test_compresses(void **state)
+{
+	struct zr_codec_ctx *ctx = zr_codec_ctx_get();
+	struct zr_codec_spec specs[] = {{ZR_CODEC_LZ4, 0}, {ZR_CODEC_ZSTD, 3}};
+	size_t cap = zr_codec_bound(65536);
+	uint8_t *src = malloc(65536), *dst = malloc(cap);
+
+	fill_text(src, 65536);
+	for (size_t i = 0; i < 2; i++) {
+		ssize_t n = zr_codec_compress(ctx, specs[i], src, 65536, dst, cap);
+
+		assert_true(n > 0 && n < 65536 / 2);
+	}
+	free(src);
+	free(dst);
+}
+
+/* Random data with dst capped below the input size: 0, no overrun. */
+static void test_incompressible(void **state)
+{
+	struct zr_codec_ctx *ctx = zr_codec_ctx_get();
+	struct zr_codec_spec specs[] = {{ZR_CODEC_LZ4, 0}, {ZR_CODEC_ZSTD, 1}, {ZR_CODEC_ZSTD, 9}};
+	const size_t len = 65536, cap = len - len / 8;
+	uint8_t *src = malloc(len), *dst = malloc(cap);
+
+	fill_random(src, len);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(zr_codec_compress(ctx, specs[i], src, len, dst, cap), 0);
+	free(src);
+	free(dst);
+}
+
+static void test_bad_args(void **state)
+{
+	struct zr_codec_ctx *ctx = zr_codec_ctx_get();
+	struct zr_codec_spec none = {ZR_CODEC_NONE, 0}, badz = {ZR_CODEC_ZSTD, 0},
+			     lz4 = {ZR_CODEC_LZ4, 0};
+	uint8_t src[64] = {0}, dst[256];
+
+	assert_int_equal(zr_codec_compress(ctx, none, src, 64, dst, 256), -EINVAL);
+	assert_int_equal(zr_codec_compress(ctx, badz, src, 64, dst, 256), -EINVAL);
+	assert_int_equal(zr_codec_compress(ctx, lz4, src, 0, dst, 256), -EINVAL);
+	assert_int_equal(zr_codec_decompress(ctx, ZR_CODEC_NONE, src, 64, dst, 64), -EIO);
+	assert_int_equal(zr_codec_decompress(ctx, 9, src, 64, dst, 64), -EIO);
+	assert_true(zr_codec_bound(65536) >= 65536);
+}
+
+/* Decode into a heap buffer of exactly dst_len so ASan catches overruns;
+ * the compressed copy too is exactly clen bytes. */
+static void corrupt_one(struct zr_codec_spec spec)
+{
+	struct zr_codec_ctx *ctx = zr_codec_ctx_get();
+	const size_t len = 16384;
+	size_t cap = zr_codec_bound(len);
+	uint8_t *src = malloc(len), *c = malloc(cap), *d = malloc(len);
+	ssize_t n;
+
+	fill_text(src, len);
+	n = zr_codec_compress(ctx, spec, src, len, c, cap);
+	assert_true(n > 8);
+	for (int t = 0; t < 300; t++) {
+		size_t clen = (size_t)n;
+		uint8_t *bad;
+
+		if (t % 3 == 0)
+			clen = 1 + rng() % (size_t)n; /* truncated */
+		bad = malloc(clen);
+		memcpy(bad, c, clen);
+		for (int k = 0; k < 1 + t % 4; k++)
+			bad[rng() % clen] ^= (uint8_t)(1 + rng() % 255);
+		int r = zr_codec_decompress(ctx, spec.id, bad, clen, d, len);
+
+		assert_true(r == 0 || r == -EIO);
+		free(bad);
+	}
+	/* Wrong expected length: never "succeeds". */
+	assert_int_equal(zr_codec_decompress(ctx, spec.id, c, (size_t)n, d, len - 1), -EIO);
+	uint8_t *bigger = malloc(len + 1);
+	assert_int_equal(zr_codec_decompress(ctx, spec.id, c, (size_t)n, bigger, len + 1), -EIO);
+	free(bigger);
+	/* Garbage. */
+	fill_random(c, 512);
+	assert_int_equal(zr_codec_decompress(ctx, spec.id, c, 512, d, len), -EIO);
+	free(src);
+	free(c);
+	free(d);
+}
+
+static void test_corrupt(void **state)
+{
+	corrupt_one((struct zr_codec_spec){ZR_CODEC_LZ4, 0});
+	corrupt_one((struct zr_codec_spec){ZR_CODEC_ZSTD, 3});
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_parse),      cmocka_unit_test(test_parse_bad),
+	    cmocka_unit_test(test_format),     cmocka_unit_test(test_round_trips),
+	    cmocka_unit_test(test_compresses), cmocka_unit_test(test_incompressible),
+	    cmocka_unit_test(test_bad_args),   cmocka_unit_test(test_corrupt),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
