@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * opts.h - zramfs's own mount options: defaults, parsing, validation, help.
+ *
+ * Options arrive as "key=value" or "key" strings (from -o lists); the ones
+ * zramfs does not own are left to libfuse, which rejects unknown ones.  The
+ * parser is pure (no FUSE) so it can be unit-tested and fuzzed.
+ */
+#ifndef ZRAMFS_OPTS_H
+#define ZRAMFS_OPTS_H
+
+#include "zramfs/codec.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* 64 KiB: measured on the linux-6.1 tree (README, "Chunk size"): lz4 ratio
+ * 3.0 vs 2.7 at 16 KiB, one chunk per 64 KiB of a 1 MiB request, and files
+ * below 64 KiB (most of a source tree) are stored at their own length. */
+#define ZR_DEFAULT_CHUNK_SHIFT 16
+
+/* Like tmpfs: the logical size limit defaults to half of physical RAM, so
+ * even incompressible data can never take more RAM than tmpfs would. */
+#define ZR_DEFAULT_SIZE_PERCENT 50
+
+/* Like tmpfs: one inode per two pages of RAM by default. */
+#define ZR_DEFAULT_BYTES_PER_INODE 8192
+
+/* FUSE worker threads: requests block only on our own locks, never on I/O,
+ * so a few more than the cores suffice; libfuse's default of 10 is raised
+ * for loop-device swap, which keeps up to max_background requests in flight. */
+#define ZR_DEFAULT_MAX_THREADS 32
+
+/* In-flight background requests (readahead, async direct I/O of a loop
+ * device); the kernel's default is 12. */
+#define ZR_DEFAULT_MAX_BACKGROUND 64
+
+struct zr_opts {
+	uint64_t size;			/* logical bytes limit */
+	uint64_t nr_inodes;		/* inode limit; 0 = none */
+	unsigned chunk_shift;		/* log2 of the chunk size */
+	struct zr_codec_spec codec;	/* default codec */
+	mode_t root_mode;		/* permission bits of the root */
+	uid_t root_uid;
+	gid_t root_gid;
+	int writeback_cache;		/* kernel writeback cache on (1) / off */
+	unsigned max_threads;
+	unsigned max_background;
+};
+
+/* zr_opts_defaults(): fill *o with the defaults; ram_bytes is physical RAM
+ * (for size=N%), uid/gid the mounting user's. */
+void zr_opts_defaults(struct zr_opts *o, uint64_t ram_bytes, uid_t uid, gid_t gid);
+
+/* zr_opts_is_ours(): true if the "key[=value]" string names a zramfs
+ * option (the rest go to libfuse). */
+int zr_opts_is_ours(const char *kv);
+
+/* zr_opts_apply(): parse one "key[=value]" option into *o.  Returns 0, or
+ * -EINVAL with a one-line message naming the option in err. */
+int zr_opts_apply(struct zr_opts *o, const char *kv, uint64_t ram_bytes,
+		  char *err, size_t errlen);
+
+/* zr_parse_size(): "123", "64K", "512M", "2G", "1T" (binary units),
+ * optionally "B"/"iB" suffixed.  0 or -EINVAL (bad syntax, overflow). */
+int zr_parse_size(const char *s, uint64_t *out);
+
+/* zr_opts_help(): the zramfs part of --help. */
+const char *zr_opts_help(void);
+
+#endif /* ZRAMFS_OPTS_H */

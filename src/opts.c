@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * opts.c - zramfs mount options (see include/zramfs/opts.h).
+ *
+ * One table lists every option with its parser; zr_opts_is_ours() and
+ * zr_opts_apply() both read it, so an option cannot be known to one and not
+ * the other.  Every parser validates fully: a value is either accepted whole
+ * or the mount stops with a message naming the option.
+ */
+#include "zramfs/opts.h"
+#include "zramfs/chunk.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef int (*opt_parser)(struct zr_opts *o, const char *val, uint64_t ram,
+			  char *err, size_t errlen);
+
+struct opt_desc {
+	const char *key;
+	int needs_value;
+	opt_parser parse;
+};
+
+int zr_parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	unsigned shift = 0;
+	char *end;
+
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	default: break;
+	}
+	if (shift && (!strcmp(end, "i") || !strcmp(end, "iB")))
+		end += strlen(end);
+	if (!strcmp(end, "B") || !strcmp(end, "b"))
+		end++;
+	if (*end)
+		return -EINVAL;
+	if (shift && v > (UINT64_MAX >> shift))
+		return -EINVAL;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+static int parse_uint(const char *s, int base, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, base);
+	if (errno || *end || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static uint64_t percent_of(uint64_t total, uint64_t pct)
+{
+	return (uint64_t)((unsigned __int128)total * pct / 100);
+}
+
+static int fail(char *err, size_t errlen, const char *key, const char *val,
+		const char *why)
+{
+	snprintf(err, errlen, "invalid option '%s=%s': %s", key, val ? val : "",
+		 why);
+	return -EINVAL;
+}
+
+static int opt_size(struct zr_opts *o, const char *val, uint64_t ram,
+		    char *err, size_t errlen)
+{
+	size_t n = strlen(val);
+	uint64_t v;
+
+	if (n > 1 && val[n - 1] == '%') {
+		char num[32];
+
+		if (n - 1 >= sizeof(num))
+			return fail(err, errlen, "size", val, "bad percentage");
+		memcpy(num, val, n - 1);
+		num[n - 1] = 0;
+		if (parse_uint(num, 10, 1000, &v) || v == 0)
+			return fail(err, errlen, "size", val,
+				    "percentage must be 1..1000");
+		o->size = percent_of(ram, v);
+		return 0;
+	}
+	if (zr_parse_size(val, &v) || v == 0)
+		return fail(err, errlen, "size", val,
+			    "expected a size like 512M, 4G or 50%");
+	o->size = v;
+	return 0;
+}
+
+static int opt_nr_inodes(struct zr_opts *o, const char *val, uint64_t ram,
+			 char *err, size_t errlen)
+{
+	uint64_t v;
+
+	if (zr_parse_size(val, &v))
+		return fail(err, errlen, "nr_inodes", val, "expected a number");
+	o->nr_inodes = v;
+	return 0;
+}
+
+static int opt_chunk(struct zr_opts *o, const char *val, uint64_t ram,
+		     char *err, size_t errlen)
+{
+	uint64_t v;
+	unsigned shift;
+
+	if (zr_parse_size(val, &v) || v == 0 || (v & (v - 1)))
+		return fail(err, errlen, "chunk", val,
+			    "expected a power of two from 4K to 1M");
+	shift = (unsigned)__builtin_ctzll(v);
+	if (shift < ZR_CHUNK_SHIFT_MIN || shift > ZR_CHUNK_SHIFT_MAX)
+		return fail(err, errlen, "chunk", val,
+			    "expected a power of two from 4K to 1M");
+	o->chunk_shift = shift;
+	return 0;
+}
+
+static int opt_comp(struct zr_opts *o, const char *val, uint64_t ram,
+		    char *err, size_t errlen)
+{
+	if (zr_codec_parse(val, &o->codec))
+		return fail(err, errlen, "comp", val,
+			    "expected lz4, zstd, zstd:1..19 or none");
+	return 0;
+}
+
+static int opt_mode(struct zr_opts *o, const char *val, uint64_t ram,
+		    char *err, size_t errlen)
+{
+	uint64_t v;
+
+	if (parse_uint(val, 8, 07777, &v))
+		return fail(err, errlen, "mode", val,
+			    "expected octal permission bits, e.g. 1777");
+	o->root_mode = (mode_t)v;
+	return 0;
+}
+
+static int opt_uid(struct zr_opts *o, const char *val, uint64_t ram,
+		   char *err, size_t errlen)
+{
+	uint64_t v;
+
+	if (parse_uint(val, 10, UINT32_MAX - 1, &v))
+		return fail(err, errlen, "uid", val, "expected a numeric uid");
+	o->root_uid = (uid_t)v;
+	return 0;
+}
+
+static int opt_gid(struct zr_opts *o, const char *val, uint64_t ram,
+		   char *err, size_t errlen)
+{
+	uint64_t v;
+
+	if (parse_uint(val, 10, UINT32_MAX - 1, &v))
+		return fail(err, errlen, "gid", val, "expected a numeric gid");
+	o->root_gid = (gid_t)v;
+	return 0;
+}
+
+static int opt_bool(int *dst, const char *key, const char *val, char *err,
+		    size_t errlen)
+{
+	if (!strcmp(val, "1") || !strcmp(val, "yes") || !strcmp(val, "on"))
+		*dst = 1;
+	else if (!strcmp(val, "0") || !strcmp(val, "no") || !strcmp(val, "off"))
+		*dst = 0;
+	else
+		return fail(err, errlen, key, val, "expected 1/0, yes/no or on/off");
+	return 0;
+}
+
+static int opt_wbcache(struct zr_opts *o, const char *val, uint64_t ram,
+		       char *err, size_t errlen)
+{
+	return opt_bool(&o->writeback_cache, "wbcache", val, err, errlen);
+}
+
+static int opt_max_threads(struct zr_opts *o, const char *val, uint64_t ram,
+			   char *err, size_t errlen)
+{
+	uint64_t v;
+
+	if (parse_uint(val, 10, 1024, &v) || v < 2)
+		return fail(err, errlen, "max_threads", val, "expected 2..1024");
+	o->max_threads = (unsigned)v;
+	return 0;
+}
+
+static int opt_max_background(struct zr_opts *o, const char *val, uint64_t ram,
+			      char *err, size_t errlen)
+{
+	uint64_t v;
+
+	if (parse_uint(val, 10, 65535, &v) || v < 1)
+		return fail(err, errlen, "max_background", val, "expected 1..65535");
+	o->max_background = (unsigned)v;
+	return 0;
+}
+
+static const struct opt_desc opt_table[] = {
+	{ "size", 1, opt_size },
+	{ "nr_inodes", 1, opt_nr_inodes },
+	{ "chunk", 1, opt_chunk },
+	{ "comp", 1, opt_comp },
+	{ "mode", 1, opt_mode },
+	{ "uid", 1, opt_uid },
+	{ "gid", 1, opt_gid },
+	{ "wbcache", 1, opt_wbcache },
+	{ "max_threads", 1, opt_max_threads },
+	{ "max_background", 1, opt_max_background },
+};
+
+static const struct opt_desc *find_opt(const char *kv)
+{
+	size_t klen = strcspn(kv, "=");
+
+	for (size_t i = 0; i < sizeof(opt_table) / sizeof(opt_table[0]); i++)
+		if (strlen(opt_table[i].key) == klen &&
+		    !strncmp(opt_table[i].key, kv, klen))
+			return &opt_table[i];
+	return NULL;
+}
+
+int zr_opts_is_ours(const char *kv)
+{
+	return find_opt(kv) != NULL;
+}
+
+int zr_opts_apply(struct zr_opts *o, const char *kv, uint64_t ram_bytes,
+		  char *err, size_t errlen)
+{
+	const struct opt_desc *d = find_opt(kv);
+	const char *eq = strchr(kv, '=');
+
+	if (!d) {
+		snprintf(err, errlen, "unknown option '%s'", kv);
+		return -EINVAL;
+	}
+	if (d->needs_value && (!eq || !eq[1])) {
+		snprintf(err, errlen, "option '%s' needs a value (%s=...)", kv,
+			 d->key);
+		return -EINVAL;
+	}
+	return d->parse(o, eq ? eq + 1 : "", ram_bytes, err, errlen);
+}
+
+void zr_opts_defaults(struct zr_opts *o, uint64_t ram_bytes, uid_t uid, gid_t gid)
+{
+	memset(o, 0, sizeof(*o));
+	o->size = percent_of(ram_bytes, ZR_DEFAULT_SIZE_PERCENT);
+	o->nr_inodes = ram_bytes / ZR_DEFAULT_BYTES_PER_INODE;
+	o->chunk_shift = ZR_DEFAULT_CHUNK_SHIFT;
+	o->codec.id = ZR_CODEC_LZ4;
+	o->root_mode = 0755;
+	o->root_uid = uid;
+	o->root_gid = gid;
+	o->writeback_cache = 1;
+	o->max_threads = ZR_DEFAULT_MAX_THREADS;
+	o->max_background = ZR_DEFAULT_MAX_BACKGROUND;
+}
+
+const char *zr_opts_help(void)
+{
+	return "zramfs options:\n"
+	       "    -o size=SIZE           logical size limit (K/M/G/T or N% of RAM; default 50%)\n"
+	       "    -o nr_inodes=N         maximum number of inodes (default: RAM / 8K)\n"
+	       "    -o chunk=SIZE          chunk size, power of two 4K..1M (default 64K)\n"
+	       "    -o comp=CODEC          lz4 (default), zstd, zstd:1..19, none\n"
+	       "    -o mode=OCTAL          permissions of the root directory (default 755)\n"
+	       "    -o uid=N,gid=N         owner of the root directory (default: caller)\n"
+	       "    -o wbcache=0|1         kernel writeback cache (default 1)\n"
+	       "    -o max_threads=N       FUSE worker threads (default 32)\n"
+	       "    -o max_background=N    in-flight background requests (default 64)\n";
+}

@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: MIT */
+/* test_opts.c - option parsing: every option, defaults, and rejections. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "zramfs/opts.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define RAM (8ULL << 30)
+
+static struct zr_opts fresh(void)
+{
+	struct zr_opts o;
+
+	zr_opts_defaults(&o, RAM, 1000, 1000);
+	return o;
+}
+
+static int apply(struct zr_opts *o, const char *kv, char *err)
+{
+	return zr_opts_apply(o, kv, RAM, err, 256);
+}
+
+static void test_defaults(void **state)
+{
+	struct zr_opts o = fresh();
+
+	assert_int_equal(o.size, RAM / 2);
+	assert_int_equal(o.chunk_shift, 16);
+	assert_int_equal(o.codec.id, ZR_CODEC_LZ4);
+	assert_int_equal(o.root_mode, 0755);
+	assert_int_equal(o.root_uid, 1000);
+	assert_int_equal(o.writeback_cache, 1);
+	assert_true(o.nr_inodes > 0);
+}
+
+static void test_sizes(void **state)
+{
+	uint64_t v;
+
+	assert_int_equal(zr_parse_size("123", &v), 0);
+	assert_int_equal(v, 123);
+	assert_int_equal(zr_parse_size("64K", &v), 0);
+	assert_int_equal(v, 65536);
+	assert_int_equal(zr_parse_size("2G", &v), 0);
+	assert_int_equal(v, 2ULL << 30);
+	assert_int_equal(zr_parse_size("1MiB", &v), 0);
+	assert_int_equal(v, 1 << 20);
+	assert_int_equal(zr_parse_size("1T", &v), 0);
+	assert_int_equal(v, 1ULL << 40);
+	assert_int_equal(zr_parse_size("", &v), -EINVAL);
+	assert_int_equal(zr_parse_size("abc", &v), -EINVAL);
+	assert_int_equal(zr_parse_size("-1", &v), -EINVAL);
+	assert_int_equal(zr_parse_size("12Q", &v), -EINVAL);
+	assert_int_equal(zr_parse_size("99999999999999999999", &v), -EINVAL);
+	assert_int_equal(zr_parse_size("17000000T", &v), -EINVAL);
+}
+
+static void test_each_option(void **state)
+{
+	struct zr_opts o = fresh();
+	char err[256];
+
+	assert_int_equal(apply(&o, "size=512M", err), 0);
+	assert_int_equal(o.size, 512ULL << 20);
+	assert_int_equal(apply(&o, "size=25%", err), 0);
+	assert_int_equal(o.size, RAM / 4);
+	assert_int_equal(apply(&o, "chunk=4K", err), 0);
+	assert_int_equal(o.chunk_shift, 12);
+	assert_int_equal(apply(&o, "chunk=1M", err), 0);
+	assert_int_equal(o.chunk_shift, 20);
+	assert_int_equal(apply(&o, "comp=zstd:9", err), 0);
+	assert_int_equal(o.codec.id, ZR_CODEC_ZSTD);
+	assert_int_equal(o.codec.level, 9);
+	assert_int_equal(apply(&o, "comp=none", err), 0);
+	assert_int_equal(o.codec.id, ZR_CODEC_NONE);
+	assert_int_equal(apply(&o, "mode=1777", err), 0);
+	assert_int_equal(o.root_mode, 01777);
+	assert_int_equal(apply(&o, "uid=0", err), 0);
+	assert_int_equal(o.root_uid, 0);
+	assert_int_equal(apply(&o, "gid=42", err), 0);
+	assert_int_equal(o.root_gid, 42);
+	assert_int_equal(apply(&o, "nr_inodes=1000", err), 0);
+	assert_int_equal(o.nr_inodes, 1000);
+	assert_int_equal(apply(&o, "wbcache=0", err), 0);
+	assert_int_equal(o.writeback_cache, 0);
+	assert_int_equal(apply(&o, "max_threads=8", err), 0);
+	assert_int_equal(o.max_threads, 8);
+	assert_int_equal(apply(&o, "max_background=128", err), 0);
+	assert_int_equal(o.max_background, 128);
+}
+
+static void expect_reject(const char *kv, const char *name_in_msg)
+{
+	struct zr_opts o = fresh(), before = o;
+	char err[256] = "";
+
+	assert_int_equal(apply(&o, kv, err), -EINVAL);
+	assert_non_null(strstr(err, name_in_msg));
+	assert_memory_equal(&o, &before, sizeof(o));	/* nothing changed */
+}
+
+static void test_rejections(void **state)
+{
+	expect_reject("size=abc", "size");
+	expect_reject("size=0", "size");
+	expect_reject("size=", "size");
+	expect_reject("size", "size");
+	expect_reject("size=0%", "size");
+	expect_reject("chunk=3K", "chunk");
+	expect_reject("chunk=2K", "chunk");
+	expect_reject("chunk=2M", "chunk");
+	expect_reject("comp=foo", "comp");
+	expect_reject("comp=zstd:0", "comp");
+	expect_reject("comp=zstd:20", "comp");
+	expect_reject("comp=zstd:", "comp");
+	expect_reject("mode=999", "mode");
+	expect_reject("mode=17777", "mode");
+	expect_reject("uid=-1", "uid");
+	expect_reject("gid=x", "gid");
+	expect_reject("wbcache=maybe", "wbcache");
+	expect_reject("max_threads=1", "max_threads");
+	expect_reject("max_background=0", "max_background");
+}
+
+static void test_ownership(void **state)
+{
+	assert_true(zr_opts_is_ours("size=1G"));
+	assert_true(zr_opts_is_ours("comp"));
+	assert_false(zr_opts_is_ours("allow_other"));
+	assert_false(zr_opts_is_ours("sizes=1"));
+	assert_false(zr_opts_is_ours("siz=1"));
+	assert_non_null(strstr(zr_opts_help(), "chunk=SIZE"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_sizes),
+		cmocka_unit_test(test_each_option),
+		cmocka_unit_test(test_rejections),
+		cmocka_unit_test(test_ownership),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
