@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * stats.h - the text served by the user.zramfs.stats attribute.
+ *
+ * The fs layer gathers a snapshot from the modules (each counter read from
+ * its owner); this module only derives the totals and formats "key value"
+ * lines, bytes as plain integers, so it can be tested without a mount.
+ */
+#ifndef ZRAMFS_STATS_H
+#define ZRAMFS_STATS_H
+
+#include "zramfs/arena.h"
+#include "zramfs/chunk.h"
+#include "zramfs/ns.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct zr_stats_global {
+	struct zr_store_stats store;
+	struct zr_arena_stats arena;
+	struct zr_ns_stats ns;
+	uint64_t heap_bytes;	/* zr_mem_meta_bytes(): inodes, tables, buffers */
+	uint64_t size_limit;	/* -o size */
+	unsigned chunk_size;
+	struct zr_codec_spec codec;
+};
+
+/* zr_stats_mem_used_total(): every byte held for data: arena mappings and
+ * metadata plus the counted heap (inodes, chunk tables, codec contexts,
+ * request buffers). */
+uint64_t zr_stats_mem_used_total(const struct zr_stats_global *g);
+
+/* zr_stats_format_global() / zr_stats_format_file(): write the text into
+ * buf (NUL-terminated, truncated to size).  Return the full length the text
+ * needs, excluding the NUL (so size 0 probes). */
+size_t zr_stats_format_global(const struct zr_stats_global *g, char *buf, size_t size);
+size_t zr_stats_format_file(const struct zr_fdata_stats *f, char *buf, size_t size);
+
+#endif /* ZRAMFS_STATS_H */

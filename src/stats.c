@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * stats.c - formatting of user.zramfs.stats (see include/zramfs/stats.h).
+ *
+ * Ratios are printed with two decimals and are 0.00 when the divisor is 0;
+ * everything else is an integer so scripts can parse it with one split.
+ */
+#include "zramfs/stats.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+struct out {
+	char *buf;
+	size_t size;
+	size_t len;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void put(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(o->len < o->size ? o->buf + o->len : NULL,
+		      o->len < o->size ? o->size - o->len : 0, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		o->len += (size_t)n;
+}
+
+static void put_u64(struct out *o, const char *key, uint64_t v)
+{
+	put(o, "%s %llu\n", key, (unsigned long long)v);
+}
+
+static void put_ratio(struct out *o, const char *key, uint64_t num, uint64_t den)
+{
+	uint64_t r = den ? (num * 100 + den / 2) / den : 0;
+
+	put(o, "%s %llu.%02llu\n", key, (unsigned long long)(r / 100),
+	    (unsigned long long)(r % 100));
+}
+
+static size_t finish(struct out *o)
+{
+	if (o->size && o->len >= o->size)
+		o->buf[o->size - 1] = 0;
+	return o->len;
+}
+
+uint64_t zr_stats_mem_used_total(const struct zr_stats_global *g)
+{
+	return g->arena.mapped_bytes + g->arena.meta_bytes + g->heap_bytes;
+}
+
+static void put_data(struct out *o, const struct zr_stats_global *g)
+{
+	uint64_t mem = zr_stats_mem_used_total(g);
+	char codec[ZR_CODEC_SPEC_MAX];
+
+	zr_codec_format(g->codec, codec, sizeof(codec));
+	put_u64(o, "orig_data_size", g->store.orig_data_size);
+	put_u64(o, "compr_data_size", g->store.compr_data_size);
+	put_u64(o, "mem_used_total", mem);
+	put_ratio(o, "compr_ratio", g->store.orig_data_size, g->store.compr_data_size);
+	put_ratio(o, "effective_ratio", g->store.orig_data_size, mem);
+	put_u64(o, "size_limit", g->size_limit);
+	put_u64(o, "chunk_size", g->chunk_size);
+	put(o, "comp %s\n", codec);
+	put_u64(o, "chunks", g->store.chunks);
+	put_u64(o, "same_chunks", g->store.same_chunks);
+	put_u64(o, "huge_chunks", g->store.huge_chunks);
+	put_u64(o, "compressed_chunks", g->store.compressed_chunks);
+}
+
+static void put_arena(struct out *o, const struct zr_arena_stats *a)
+{
+	put_u64(o, "arena_objects", a->objects);
+	put_u64(o, "arena_requested_bytes", a->requested_bytes);
+	put_u64(o, "arena_object_bytes", a->object_bytes);
+	put_u64(o, "arena_mapped_bytes", a->mapped_bytes);
+	put_u64(o, "arena_meta_bytes", a->meta_bytes);
+	put_u64(o, "arena_spans", a->spans);
+	for (int i = 0; i < ZR_ARENA_FULLNESS_GROUPS; i++)
+		put(o, "arena_spans_full_%d %llu\n", (i + 1) * 100 / ZR_ARENA_FULLNESS_GROUPS,
+		    (unsigned long long)a->spans_by_fullness[i]);
+	put_u64(o, "arena_compactions", a->compactions);
+	put_u64(o, "arena_objects_moved", a->objects_moved);
+	put_u64(o, "arena_bytes_released", a->bytes_released);
+	put_u64(o, "arena_alloc_failures", a->alloc_failures);
+	put_u64(o, "arena_cap", a->cap_bytes);
+}
+
+size_t zr_stats_format_global(const struct zr_stats_global *g, char *buf, size_t size)
+{
+	struct out o = { buf, size, 0 };
+
+	put_data(&o, g);
+	put_u64(&o, "files", g->ns.files);
+	put_u64(&o, "dirs", g->ns.dirs);
+	put_u64(&o, "symlinks", g->ns.symlinks);
+	put_u64(&o, "specials", g->ns.specials);
+	put_u64(&o, "inodes", g->ns.inodes);
+	put_u64(&o, "xattr_bytes", g->ns.xattr_bytes);
+	put_u64(&o, "heap_bytes", g->heap_bytes);
+	put_u64(&o, "table_bytes", g->store.table_bytes);
+	put_arena(&o, &g->arena);
+	put_u64(&o, "failed_reads", g->store.failed_reads);
+	put_u64(&o, "failed_writes", g->store.failed_writes);
+	put_u64(&o, "enospc_events", g->store.enospc_events);
+	return finish(&o);
+}
+
+size_t zr_stats_format_file(const struct zr_fdata_stats *f, char *buf, size_t size)
+{
+	struct out o = { buf, size, 0 };
+	char codec[ZR_CODEC_SPEC_MAX];
+
+	zr_codec_format(f->codec, codec, sizeof(codec));
+	put_u64(&o, "size", f->size);
+	put_u64(&o, "orig_data_size", f->orig_bytes);
+	put_u64(&o, "compr_data_size", f->compr_bytes);
+	put_ratio(&o, "compr_ratio", f->orig_bytes, f->compr_bytes);
+	put_u64(&o, "chunk_size", f->chunk_size);
+	put(&o, "comp %s\n", codec);
+	put_u64(&o, "chunks", f->chunks);
+	put_u64(&o, "same_chunks", f->same_chunks);
+	put_u64(&o, "huge_chunks", f->huge_chunks);
+	put_u64(&o, "compressed_chunks", f->compressed_chunks);
+	return finish(&o);
+}
