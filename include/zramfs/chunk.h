@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * chunk.h - file data: a table of fixed-size chunks, each stored compressed
+ * in the arena, as a same-filled word, raw, or not at all (a hole).
+ *
+ * A zr_store is the shared part (arena, defaults, logical size limit, global
+ * counters); a zr_fdata is one regular file's data.  The chunk states and
+ * their transitions are documented in src/chunk.c.
+ *
+ * Locking: each zr_fdata has its own rwlock: reads share it; writes,
+ * truncate, punch and fallocate take it exclusively.  The store's counters
+ * are atomics.  zr_fdata_size() is a lock-free atomic read.
+ *
+ * Errors are negative errno values.  Knows nothing of FUSE or paths.
+ */
+#ifndef ZRAMFS_CHUNK_H
+#define ZRAMFS_CHUNK_H
+
+#include "zramfs/arena.h"
+#include "zramfs/codec.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define ZR_CHUNK_SHIFT_MIN 12	/* 4 KiB */
+#define ZR_CHUNK_SHIFT_MAX 20	/* 1 MiB */
+
+/* Largest file size: 2^44 bytes (16 TiB).  Past it writes, truncate and
+ * fallocate fail with -EFBIG. */
+#define ZR_MAX_FILE_SIZE (1ULL << 44)
+
+struct zr_store_config {
+	unsigned chunk_shift;		/* log2(chunk size) for new files */
+	struct zr_codec_spec codec;	/* default codec for new files */
+	uint64_t size_limit;		/* logical bytes (holes excluded); 0 = none */
+	struct zr_arena *arena;		/* shared, owned by the caller */
+};
+
+struct zr_store_stats {
+	uint64_t orig_data_size;	/* logical bytes stored, holes excluded */
+	uint64_t compr_data_size;	/* bytes of arena objects (requested sizes) */
+	uint64_t chunks;		/* non-hole chunks */
+	uint64_t same_chunks;		/* stored as one repeated word */
+	uint64_t huge_chunks;		/* stored raw: did not compress enough */
+	uint64_t compressed_chunks;	/* stored compressed */
+	uint64_t table_bytes;		/* chunk-table metadata */
+	uint64_t failed_reads;		/* reads that returned -EIO */
+	uint64_t failed_writes;		/* writes that failed (any error) */
+	uint64_t enospc_events;		/* writes refused for lack of space */
+};
+
+struct zr_fdata_stats {
+	uint64_t size;			/* file size */
+	uint64_t orig_bytes;		/* logical bytes stored, holes excluded */
+	uint64_t compr_bytes;		/* arena bytes of its chunks */
+	uint64_t chunks;		/* non-hole chunks */
+	uint64_t same_chunks;
+	uint64_t huge_chunks;
+	uint64_t compressed_chunks;
+	unsigned chunk_size;
+	struct zr_codec_spec codec;
+};
+
+/* zr_store_create(): NULL on ENOMEM or a bad config. */
+struct zr_store *zr_store_create(const struct zr_store_config *cfg);
+void zr_store_destroy(struct zr_store *s);
+
+/* zr_store_get_stats(): counters summed over all files. */
+void zr_store_get_stats(struct zr_store *s, struct zr_store_stats *st);
+
+/* zr_store_set_size_limit(): change the logical limit (0 = none). */
+void zr_store_set_size_limit(struct zr_store *s, uint64_t limit);
+uint64_t zr_store_size_limit(struct zr_store *s);
+
+/* zr_fdata_create(): an empty file using the store's defaults.  NULL on
+ * ENOMEM. */
+struct zr_fdata *zr_fdata_create(struct zr_store *s);
+
+/* zr_fdata_destroy(): frees every chunk and the table; updates counters. */
+void zr_fdata_destroy(struct zr_fdata *f);
+
+/* zr_fdata_size(): current file size. */
+uint64_t zr_fdata_size(struct zr_fdata *f);
+
+/* zr_fdata_stored_bytes(): logical bytes in non-hole chunks (for st_blocks). */
+uint64_t zr_fdata_stored_bytes(struct zr_fdata *f);
+
+/* zr_fdata_read(): copy up to len bytes at off into buf; holes read as
+ * zeros.  Returns bytes read (0 at or past EOF, short at EOF) or -EIO if a
+ * chunk in the range cannot be decoded (counted in failed_reads). */
+ssize_t zr_fdata_read(struct zr_fdata *f, void *buf, size_t len, uint64_t off);
+
+/* zr_fdata_write(): write len bytes at off, growing the file as needed.
+ * Returns len, a short count if a later chunk failed, or -ENOSPC (size
+ * limit or arena cap), -EFBIG (past ZR_MAX_FILE_SIZE), -ENOMEM.  A failed
+ * chunk keeps its previous contents. */
+ssize_t zr_fdata_write(struct zr_fdata *f, const void *buf, size_t len, uint64_t off);
+
+/* zr_fdata_truncate(): set the size; chunks past it are freed, the new last
+ * chunk's tail is zeroed.  -EFBIG past the maximum. */
+int zr_fdata_truncate(struct zr_fdata *f, uint64_t size);
+
+/* zr_fdata_punch_hole(): zero [off, off+len) without changing the size;
+ * whole chunks in the range become holes (memory freed at once). */
+int zr_fdata_punch_hole(struct zr_fdata *f, uint64_t off, uint64_t len);
+
+/* zr_fdata_zero_range(): like punch, but the range reads as allocated zeros
+ * (same-filled chunks); extends the size unless keep_size. */
+int zr_fdata_zero_range(struct zr_fdata *f, uint64_t off, uint64_t len, int keep_size);
+
+/* zr_fdata_allocate(): fallocate's default mode: holes in the range become
+ * allocated zero chunks (counted against the size limit, so later writes
+ * there cannot fail for space); data is kept; extends the size unless
+ * keep_size.  -ENOSPC if the limit would be passed (nothing changed). */
+int zr_fdata_allocate(struct zr_fdata *f, uint64_t off, uint64_t len, int keep_size);
+
+/* zr_fdata_seek_data(): lseek SEEK_DATA (hole == 0) or SEEK_HOLE (hole != 0)
+ * from off.  Returns the offset, or -ENXIO at or past EOF. */
+int64_t zr_fdata_seek(struct zr_fdata *f, uint64_t off, int hole);
+
+/* zr_fdata_copy(): copy_file_range from src to dst (may be the same file;
+ * overlapping ranges in one file are -EINVAL).  Returns bytes copied
+ * (short at src EOF) or a negative errno as zr_fdata_write. */
+ssize_t zr_fdata_copy(struct zr_fdata *dst, uint64_t dst_off,
+		      struct zr_fdata *src, uint64_t src_off, size_t len);
+
+/* zr_fdata_set_codec() / zr_fdata_get_codec(): codec for future writes. */
+void zr_fdata_set_codec(struct zr_fdata *f, struct zr_codec_spec spec);
+struct zr_codec_spec zr_fdata_get_codec(struct zr_fdata *f);
+
+/* zr_fdata_get_stats(): this file's figures. */
+void zr_fdata_get_stats(struct zr_fdata *f, struct zr_fdata_stats *st);
+
+#endif /* ZRAMFS_CHUNK_H */
