@@ -1,0 +1,166 @@
+# t_options.sh - command line, mount options, unmounting.  Each case
+# mounts its own instance(s) under $W.
+ZMOUNT=no
+
+# bad_option OPT WORD - mounting with -o OPT fails, names WORD, mounts nothing
+bad_option() {
+	local m=$W/bad out rc
+	mkdir -p "$m"
+	echo "$m" >>"$REG"
+	out=$(timeout 20 "$ZRAMFS" "$m" -o "$1" 2>&1 </dev/null); rc=$?
+	if is_mounted "$m"; then
+		fusermount3 -uz "$m"
+		fail "-o $1: mounted anyway"
+	fi
+	[ $rc != 0 ] || fail "-o $1: exit status 0"
+	[ $rc != 124 ] || fail "-o $1: hung"
+	echo "$out" | grep -q -- "$2" || fail "-o $1: message does not name '$2': $out"
+	[ "$(echo "$out" | grep -c .)" -le 2 ] || note "-o $1: message is $(echo "$out" | grep -c .) lines: $out"
+}
+
+case_bad_options() {
+	need_zramfs
+	bad_option chunk=3K chunk
+	bad_option chunk=2K chunk
+	bad_option chunk=2M chunk
+	bad_option comp=foo comp
+	bad_option size=abc size
+	bad_option bogus bogus
+	bad_option zstd:99 zstd
+	bad_option comp=zstd:99 comp
+	bad_option nr_inodes=-5 nr_inodes
+	bad_option mode=99x mode
+}
+
+case_help_version() {
+	need_zramfs
+	local out
+	out=$(timeout 10 "$ZRAMFS" --help 2>&1) || fail "--help exit status $?"
+	echo "$out" | grep -q 'size=' || fail "--help does not mention size=: $out"
+	out=$(timeout 10 "$ZRAMFS" --version 2>&1) || fail "--version exit status $?"
+	echo "$out" | grep -Eq '[0-9]+\.[0-9]+' || fail "--version prints no version: $out"
+	out=$(timeout 10 "$ZRAMFS" 2>&1) && fail "no arguments: exit status 0"
+	[ -n "$out" ] || fail "no arguments: no message"
+}
+
+case_source_argument() {
+	need_zramfs
+	local m=$W/src
+	mkdir -p "$m"; echo "$m" >>"$REG"
+	timeout 20 "$ZRAMFS" myzram "$m" -o size=64M || fail "mount with SOURCE"
+	wait_until 10 is_mounted "$m" || fail "not mounted"
+	awk -v d="$m" '$2 == d { print $1, $3 }' /proc/mounts | grep -Eq '^myzram fuse(\.zramfs)? ' ||
+		note "mount entry: $(awk -v d="$m" '$2 == d' /proc/mounts)"
+	awk -v d="$m" '$2 == d { print $3 }' /proc/mounts | grep -q '^fuse' || fail "fstype is not fuse*"
+	echo hi >"$m/x" && [ "$(cat "$m/x")" = hi ] || fail "I/O on the mount"
+	assert_eq "$(df -B1 --output=size "$m" | tail -n1 | tr -d ' ')" 67108864 "size=64M"
+	zumount "$m" || fail "unmount"
+	is_mounted "$m" && fail "still mounted"
+	return 0
+}
+
+case_root_mode_uid_gid() {
+	local m=$W/r
+	zmount "$m" "size=16M,mode=0710,uid=1234,gid=5678" || fail "mount"
+	assert_eq "$(stat -c '%a %u %g' "$m")" "710 1234 5678" "root dir attributes"
+	zumount "$m" || fail "unmount"
+	zmount "$m" "size=16M,mode=1777" || fail "mount mode=1777"
+	assert_eq "$(stat -c '%a %u %g' "$m")" "1777 0 0" "root dir with mode=1777 (owner: the caller, root)"
+	zumount "$m" || fail "unmount"
+}
+
+case_mount_t_fuse() {
+	need_zramfs
+	command -v zramfs >/dev/null || skip "zramfs not installed in PATH"
+	local m=$W/mt
+	mkdir -p "$m"; echo "$m" >>"$REG"
+	timeout 20 mount -t fuse.zramfs zramfs "$m" -o size=64M || fail "mount -t fuse.zramfs"
+	wait_until 10 is_mounted "$m" || fail "not mounted"
+	echo x >"$m/f" || fail "write"
+	zumount "$m" || fail "unmount"
+}
+
+case_size_suffixes() {
+	need_zramfs
+	local m=$W/s o want
+	for o in "size=1G:1073741824" "size=300M:314572800" "size=65536K:67108864" "size=12345678:12345678"; do
+		want=${o#*:}
+		zmount "$m" "${o%%:*}" || fail "mount -o ${o%%:*}"
+		local got
+		got=$(df -B1 --output=size "$m" | tail -n1 | tr -d ' ')
+		# statfs reports whole blocks: allow rounding down to the block size
+		local bs
+		bs=$(stat -f -c %S "$m")
+		assert_le "$got" "$want" "df size for ${o%%:*}"
+		assert_gt "$got" "$((want - bs))" "df size for ${o%%:*}"
+		zumount "$m" || fail "unmount"
+	done
+}
+
+# ---- unmounting --------------------------------------------------------
+
+case_sigterm_unmounts() {
+	need_zramfs
+	local m=$W/term pid rc
+	mkdir -p "$m"; echo "$m" >>"$REG"
+	"$ZRAMFS" "$m" -f -o size=32M </dev/null >"$W/log" 2>&1 &
+	pid=$!
+	wait_until 10 is_mounted "$m" || fail "not mounted: $(cat "$W/log")"
+	echo data >"$m/f"
+	kill -TERM "$pid"
+	wait_until 10 sh -c "! kill -0 $pid 2>/dev/null" || fail "daemon still running 10 s after SIGTERM"
+	wait "$pid"; rc=$?
+	assert_eq "$rc" 0 "daemon exit status after SIGTERM"
+	is_mounted "$m" && fail "still mounted after SIGTERM"
+	return 0
+}
+
+case_fusermount_u() {
+	need_zramfs
+	local m=$W/fu pid
+	mkdir -p "$m"; echo "$m" >>"$REG"
+	"$ZRAMFS" "$m" -f -o size=32M </dev/null >"$W/log" 2>&1 &
+	pid=$!
+	wait_until 10 is_mounted "$m" || fail "not mounted: $(cat "$W/log")"
+	# busy: an open file keeps the mount (plain -u fails with EBUSY)
+	exec 3<>"$m/open"
+	if fusermount3 -u "$m" 2>/dev/null; then
+		exec 3>&-
+		fail "fusermount3 -u succeeded with an open file"
+	fi
+	exec 3>&-
+	fusermount3 -u "$m" || fail "fusermount3 -u"
+	is_mounted "$m" && fail "still mounted"
+	wait_until 10 sh -c "! kill -0 $pid 2>/dev/null" || fail "daemon still running after fusermount3 -u"
+	wait "$pid" || fail "daemon exit status $? after fusermount3 -u"
+	# daemonized mode too: the daemon goes away after the unmount
+	zmount "$m" "size=32M" || fail "mount (daemon mode)"
+	local dpid
+	dpid=$(for p in /proc/[0-9]*; do
+		tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF " $m " && echo "${p#/proc/}"; done | head -n1)
+	zumount "$m" || fail "fusermount3 -u (daemon mode)"
+	if [ -n "$dpid" ]; then
+		wait_until 10 sh -c "! kill -0 $dpid 2>/dev/null" || fail "daemonized zramfs $dpid still running after unmount"
+	fi
+	return 0
+}
+
+case_kill9_recovery() {
+	need_zramfs
+	local m=$W/k9 pid
+	mkdir -p "$m"; echo "$m" >>"$REG"
+	"$ZRAMFS" "$m" -f -o size=32M </dev/null >"$W/log" 2>&1 &
+	pid=$!
+	wait_until 10 is_mounted "$m" || fail "not mounted"
+	echo data >"$m/f"
+	kill -KILL "$pid"; wait "$pid" 2>/dev/null
+	local out
+	out=$(timeout 10 stat "$m" 2>&1) && note "stat after kill -9 succeeded?"
+	echo "$out" | grep -q "not connected" || note "stat after kill -9: $out"
+	timeout 20 fusermount3 -uz "$m" || fail "fusermount3 -uz after kill -9"
+	wait_until 10 sh -c "! grep -q ' $m ' /proc/mounts" || fail "still mounted after fusermount3 -uz"
+	# the mount point is usable again
+	zmount "$m" "size=32M" || fail "remount after kill -9"
+	echo again >"$m/f" && [ "$(cat "$m/f")" = again ] || fail "I/O after remount"
+	zumount "$m" || fail "unmount"
+}
