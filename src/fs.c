@@ -29,6 +29,13 @@
  * from it: 4 KiB lets swap free single pages (partial chunks are zeroed). */
 #define ZR_STATFS_BSIZE 4096
 
+/* Read replies are at most FUSE's largest request (256 pages). */
+#define ZR_REPLY_BUF_SIZE (256u << 12)
+
+/* Reply buffers kept for reuse: one per concurrent read on this 2-core
+ * class of machine and then some; more in flight are allocated and freed. */
+#define ZR_REPLY_BUFS_KEPT 8
+
 /* How often the housekeeper looks at fragmentation and the heap. */
 #define ZR_HOUSEKEEP_INTERVAL_MS 1000
 
@@ -76,7 +83,8 @@ struct zr_fs *zr_fs_new(const struct zr_opts *opts)
 	sc.arena = fs->arena;
 	fs->store = fs->arena ? zr_store_create(&sc) : NULL;
 	fs->ns = fs->store ? zr_ns_create(&nc) : NULL;
-	if (!fs->ns) {
+	fs->replies = zr_bufpool_create(ZR_REPLY_BUF_SIZE, ZR_REPLY_BUFS_KEPT);
+	if (!fs->ns || !fs->replies) {
 		zr_fs_free(fs);
 		return NULL;
 	}
@@ -93,6 +101,7 @@ void zr_fs_free(struct zr_fs *fs)
 		zr_store_destroy(fs->store);
 	if (fs->arena)
 		zr_arena_destroy(fs->arena);
+	zr_bufpool_destroy(fs->replies);
 	pthread_mutex_destroy(&fs->hk_lock);
 	pthread_cond_destroy(&fs->hk_cond);
 	zr_free(fs);
@@ -132,7 +141,14 @@ static void zr_init(void *userdata, struct fuse_conn_info *conn)
 	want_if_capable(conn, FUSE_CAP_SPLICE_MOVE, 0);
 	want_if_capable(conn, FUSE_CAP_ASYNC_DIO, 1);
 	want_if_capable(conn, FUSE_CAP_ASYNC_READ, 1);
-	want_if_capable(conn, FUSE_CAP_ATOMIC_O_TRUNC, 1);
+	/* Opens carry no state here: answering OPEN/OPENDIR with ENOSYS
+	 * makes the kernel stop sending them and their RELEASEs (two round
+	 * trips per file a build reads).  The kernel then implies keep_cache
+	 * (and cache_readdir for directories).  O_TRUNC must then come as
+	 * SETATTR, so atomic O_TRUNC is turned off. */
+	fs->no_open = (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT) &&
+		      (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT);
+	want_if_capable(conn, FUSE_CAP_ATOMIC_O_TRUNC, !fs->no_open);
 	conn->max_background = fs->opts.max_background;
 	conn->congestion_threshold = fs->opts.max_background * 3 / 4;
 	conn->time_gran = 1;
@@ -165,6 +181,7 @@ static void *housekeeper_main(void *arg)
 		pthread_mutex_unlock(&fs->hk_lock);
 		if (zr_arena_should_compact(fs->arena))
 			zr_arena_compact(fs->arena);
+		zr_bufpool_trim(fs->replies);
 		zr_mem_trim();
 		pthread_mutex_lock(&fs->hk_lock);
 	}
@@ -393,6 +410,10 @@ static void zr_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 static void zr_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	if (zr_fs_of(req)->no_open) {
+		fuse_reply_err(req, ENOSYS);	/* no OPENDIR/RELEASEDIR from now on */
+		return;
+	}
 	if (!S_ISDIR(zr_inode_type(zr_fs_inode(req, ino)))) {
 		fuse_reply_err(req, ENOTDIR);
 		return;

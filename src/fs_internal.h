@@ -14,6 +14,7 @@
 #include <fuse_lowlevel.h>
 
 #include "zramfs/arena.h"
+#include "zramfs/bufpool.h"
 #include "zramfs/chunk.h"
 #include "zramfs/ns.h"
 #include "zramfs/opts.h"
@@ -26,8 +27,10 @@ struct zr_fs {
 	struct zr_arena *arena;
 	struct zr_store *store;
 	struct zr_ns *ns;
+	struct zr_bufpool *replies;	/* read reply buffers, trimmed when idle */
 	uid_t owner;			/* who mounted: may use the controls */
 	double timeout;			/* entry/attr validity, seconds */
+	int no_open;			/* kernel may skip OPEN/OPENDIR (set in init) */
 	pthread_t housekeeper;		/* compaction, heap trim */
 	int housekeeper_running;
 	pthread_mutex_t hk_lock;	/* guards hk_stop, with hk_cond */

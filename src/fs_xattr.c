@@ -30,6 +30,13 @@
  * probed size is allowed. */
 #define ZR_STATS_PROBE_SLACK 256
 
+/* POSIX ACLs are not interpreted: storing system.posix_acl_* as plain
+ * bytes would make cp -a believe the mode was set through the ACL. */
+static int is_unsupported(const char *name)
+{
+	return !strncmp(name, "system.", 7);
+}
+
 static int is_virtual(const char *name)
 {
 	return !strncmp(name, ZR_XATTR_PREFIX, sizeof(ZR_XATTR_PREFIX) - 1);
@@ -134,7 +141,9 @@ void zr_fs_setxattr(fuse_req_t req, fuse_ino_t nodeid, const char *name,
 	struct zr_inode *ino = zr_fs_inode(req, nodeid);
 	int r;
 
-	if (is_virtual(name))
+	if (is_unsupported(name))
+		r = -EOPNOTSUPP;
+	else if (is_virtual(name))
 		r = set_virtual(req, ino, name, value, size);
 	else
 		r = zr_ns_setxattr(fs->ns, ino, name, value, size, flags);
@@ -149,6 +158,10 @@ void zr_fs_getxattr(fuse_req_t req, fuse_ino_t nodeid, const char *name,
 	char *buf = NULL;
 	ssize_t n;
 
+	if (is_unsupported(name)) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
 	if (is_virtual(name)) {
 		get_virtual(req, ino, name, size);
 		return;
@@ -197,7 +210,9 @@ void zr_fs_removexattr(fuse_req_t req, fuse_ino_t nodeid, const char *name)
 {
 	int r;
 
-	if (is_virtual(name))
+	if (is_unsupported(name))
+		r = -EOPNOTSUPP;
+	else if (is_virtual(name))
 		r = -EPERM;
 	else
 		r = zr_ns_removexattr(zr_fs_of(req)->ns, zr_fs_inode(req, nodeid),

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fuse_opt.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,7 +137,11 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *copts,
 		goto out_signals;
 	if (fuse_daemonize(copts->foreground))
 		goto out_unmount;
-	r = run_loop(se, copts, &fs->opts) ? 1 : 0;
+	/* libfuse reports the signal that ended the loop; SIGTERM, SIGINT
+	 * and SIGHUP are the documented ways to stop: a clean exit. */
+	r = run_loop(se, copts, &fs->opts);
+	r = (r == 0 || r == SIGTERM || r == SIGINT || r == SIGHUP ||
+	     r == -SIGTERM || r == -SIGINT || r == -SIGHUP) ? 0 : 1;
 out_unmount:
 	fuse_session_unmount(se);
 out_signals:
