@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef int (*opt_parser)(struct zr_opts *o, const char *val, uint64_t ram,
 			  char *err, size_t errlen);
@@ -267,6 +268,13 @@ int zr_opts_apply(struct zr_opts *o, const char *kv, uint64_t ram_bytes,
 	return d->parse(o, eq ? eq + 1 : "", ram_bytes, err, errlen);
 }
 
+unsigned zr_default_max_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n > ZR_MIN_MAX_THREADS ? (unsigned)n : ZR_MIN_MAX_THREADS;
+}
+
 void zr_opts_defaults(struct zr_opts *o, uint64_t ram_bytes, uid_t uid, gid_t gid)
 {
 	memset(o, 0, sizeof(*o));
@@ -278,7 +286,7 @@ void zr_opts_defaults(struct zr_opts *o, uint64_t ram_bytes, uid_t uid, gid_t gi
 	o->root_uid = uid;
 	o->root_gid = gid;
 	o->writeback_cache = 1;
-	o->max_threads = ZR_DEFAULT_MAX_THREADS;
+	o->max_threads = zr_default_max_threads();
 	o->max_background = ZR_DEFAULT_MAX_BACKGROUND;
 }
 
@@ -292,6 +300,6 @@ const char *zr_opts_help(void)
 	       "    -o mode=OCTAL          permissions of the root directory (default 755)\n"
 	       "    -o uid=N,gid=N         owner of the root directory (default: caller)\n"
 	       "    -o wbcache=0|1         kernel writeback cache (default 1)\n"
-	       "    -o max_threads=N       FUSE worker threads (default 32)\n"
+	       "    -o max_threads=N       FUSE worker threads (default: online CPUs, >= 2)\n"
 	       "    -o max_background=N    in-flight background requests (default 64)\n";
 }
