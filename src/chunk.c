@@ -18,6 +18,10 @@
  *
  * States and transitions (all under the file's write lock):
  *
+ *	DIRTY       the newest bytes are in a staging buffer (struct stage,
+ *	            pointed to by u.word; INFO_DIRTY set, codec bits unused),
+ *	            waiting for or being compressed by a worker.  Counts in
+ *	            orig_data_size and chunks, with clen 0.
  *	HOLE        nothing stored; reads as zeros; costs no record memory
  *	            unless a neighbour in its leaf is stored.
  *	SAME        every byte follows one repeated 64-bit word (zram's
@@ -28,7 +32,10 @@
  *	            codec could not save RAW_SAVING_DIV-th of the length, or
  *	            the file's codec is "none" (zram's "huge" pages).
  *
- *	write/RMW:    any -> SAME | COMPRESSED | RAW (re-encoded from scratch)
+ *	write/RMW:    inline mode: any -> SAME | COMPRESSED | RAW (re-encoded
+ *	              from scratch); with workers: any -> DIRTY (a stored chunk
+ *	              is decoded into the stage first and its object freed)
+ *	worker:       DIRTY -> SAME | COMPRESSED | RAW, or stays DIRTY
  *	punch:        any -> HOLE (whole or all-zero result), else re-encoded
  *	zero_range:   any -> SAME(0), or re-encoded when partly covered
  *	allocate:     HOLE -> SAME(0); a stored chunk whose ulen ends inside
@@ -48,7 +55,8 @@
  * nothing.  Leaves grow by doubling up to LEAF_RECS, so a one-chunk file's
  * table is one 16-byte record plus the leaf header.
  *
- * Locking: each zr_fdata has a pthread rwlock.  Reads and seeks share it;
+ * Locking: each zr_fdata has a pthread rwlock.  Reads and seeks share it
+ * (so does a worker's snapshot of a stage);
  * write, truncate, punch, zero_range, allocate and copy's destination take
  * it exclusively (copy takes src shared and dst exclusive, in address
  * order; once when src == dst).  The tree and records are plain memory
@@ -58,12 +66,69 @@
  * chunk is encoded, so orig_data_size never passes the limit even with
  * writers on different files.
  *
+ * Staging and workers.  With workers, a write copies each chunk into a
+ * stage and returns; the stage is handed to the store's pool (pool.c).
+ * The protocol, per stage st of chunk idx of file f:
+ *
+ *   - st->version, st->queued, st->detached, st->busy and the record are
+ *     only read or written under f->lock; st->data is written only under
+ *     it exclusively and only while !st->busy.
+ *   - Every change to a dirty chunk that is not busy (write, truncate's
+ *     tail, punch) is made in st->data in place, bumps st->version, and
+ *     queues st unless st->queued (then the worker holding it will see the
+ *     new version).  A write to a busy chunk moves it to a new stage (the
+ *     old bytes copied, then patched; the old stage detached), or encodes
+ *     it inline when no stage is free; truncate only shortens ulen.  A
+ *     stage is queued at most once, so the pool never holds more jobs than
+ *     there are stages.
+ *   - A worker (stage_job) takes f->lock shared, reads ulen, the version
+ *     and the codec and sets st->busy, unlocks, and then, with no lock
+ *     held, same-fill-checks and compresses st->data (raw above 7/8) and
+ *     allocates the arena object: no copy of the stage.  It then takes
+ *     f->lock exclusively, clears busy and publishes (publish()):
+ *       detached          -> free the new object; the stage is freed;
+ *       version changed   -> free the new object; re-queue (the pool puts
+ *                            it at the tail: newer data is never lost);
+ *       encode failed     -> the chunk stays DIRTY, unqueued; the error is
+ *                            kept for the next zr_fdata_sync(); the next
+ *                            change of the chunk queues it again;
+ *       else              -> install the record; the stage is freed.
+ *   - Whoever replaces a DIRTY record (truncate, punch, zero_range, a
+ *     clone by copy, destroy, the worker's own publish) calls
+ *     stage_unlink(): a queued stage is marked detached and left to its
+ *     worker, an unqueued one is freed at once.  So a stage is freed by
+ *     exactly one party, and no record ever points to a freed stage:
+ *     nothing is leaked, nothing dropped comes back.
+ *   - f->inflight (under the store's stage_lock) counts f's queued stages;
+ *     a worker drops it after its last touch of f.  zr_fdata_sync() waits
+ *     for it to reach 0; zr_fdata_destroy() frees the chunks (detaching
+ *     queued stages) and then waits for it too, so no worker uses a freed
+ *     file.
+ *
+ * Staging memory is bounded: at most stages_max stages (-o staging over
+ * the chunk size) exist, allocated on first need with zr_malloc (so they
+ * count in mem_used_total) and kept on a free list (no malloc per chunk);
+ * zr_store_sync() frees the unused ones when nothing is queued.  A writer
+ * that finds none free submits what it staged, drops f->lock (workers
+ * need it), and waits on free_cv until an eighth of the bound is free, so
+ * it then runs a whole request without waiting again.  When no stage is
+ * queued (every one is held by a chunk whose publish failed) waiting is
+ * pointless and the writer compresses inline instead.  copy_file_range
+ * never waits (two file locks held): it compresses inline when no stage is
+ * free.  Reads of a DIRTY chunk copy from its stage.
+ *
+ * Lock order: ns locks -> f->lock -> stage_lock -> the pool's lock.
+ * Workers take f->lock only to snapshot and to publish, never while
+ * compressing.  In inline mode (workers=0, or before zr_store_start())
+ * there are no stages and writes encode in the calling thread.
+ *
  * Scratch buffers (one decoded chunk, one compressed chunk, and a copy
  * buffer on first copy) are per thread, allocated once at the largest
  * chunk size and freed when the thread exits.
  */
 #include "zramfs/chunk.h"
 #include "zramfs/mem.h"
+#include "zramfs/pool.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -101,6 +166,30 @@
 
 #define ZR_CHUNK_MAX (1u << ZR_CHUNK_SHIFT_MAX)
 
+/* A worker takes 256 KiB of chunks at a time (4 at 64 KiB, about 1 ms of
+ * zstd:3 here): the pool lock is taken once per batch, and a trickle of
+ * writes keeps one worker busy instead of waking one per chunk. */
+#define POOL_BATCH_BYTES (256u << 10)
+
+/* Fewest stages per worker, in batches: one batch compressing, one queued
+ * behind it, so a worker never waits for the writer between batches. */
+#define STAGES_PER_WORKER 2
+
+/* Writers waiting for staging resume when 1/STAGE_WAKE_DIV of it is free
+ * (stage_wake_at()). */
+#define STAGE_WAKE_DIV 8
+
+/* Most stages whatever -o staging says (1M: 4 GiB of 4 KiB chunks); keeps
+ * the counters in unsigned. */
+#define STAGES_MAX (1u << 20)
+
+static inline unsigned pool_batch(unsigned chunk_shift)
+{
+	unsigned n = POOL_BATCH_BYTES >> chunk_shift;
+
+	return n ? n : 1;
+}
+
 #define IDX_NONE UINT64_MAX
 
 /* ---------------------------------------------------------------------
@@ -112,11 +201,13 @@ enum chunk_state {
 	CS_SAME = 1,
 	CS_COMPRESSED = 2,
 	CS_RAW = 3,
+	CS_DIRTY = 4, /* stored as INFO_DIRTY; u.word points to a struct stage */
 };
 
 #define INFO_STATE_BITS	 2
 #define INFO_CODEC_SHIFT 2
 #define INFO_CODEC_MASK	 3u
+#define INFO_DIRTY	 (1u << 4) /* first spare bit */
 #define INFO_ULEN_SHIFT	 11 /* 21 bits: 0 .. 2^21-1 >= 1 MiB */
 
 struct zr_chunk {
@@ -137,6 +228,8 @@ _Static_assert((1u << (32 - INFO_ULEN_SHIFT)) > ZR_CHUNK_MAX, "ulen field too sm
 
 static inline unsigned rec_state(const struct zr_chunk *r)
 {
+	if (r->info & INFO_DIRTY)
+		return CS_DIRTY;
 	return r->info & ((1u << INFO_STATE_BITS) - 1);
 }
 
@@ -152,12 +245,14 @@ static inline uint32_t rec_ulen(const struct zr_chunk *r)
 
 static inline bool rec_has_obj(const struct zr_chunk *r)
 {
-	return rec_state(r) >= CS_COMPRESSED;
+	return rec_state(r) == CS_COMPRESSED || rec_state(r) == CS_RAW;
 }
 
 static inline uint32_t make_info(unsigned state, unsigned codec, uint32_t ulen)
 {
 	assert(ulen > 0 && ulen <= ZR_CHUNK_MAX);
+	if (state == CS_DIRTY)
+		return INFO_DIRTY | ulen << INFO_ULEN_SHIFT;
 	return state | codec << INFO_CODEC_SHIFT | ulen << INFO_ULEN_SHIFT;
 }
 
@@ -185,7 +280,41 @@ struct zr_store {
 	_Atomic uint64_t failed_reads;
 	_Atomic uint64_t failed_writes;
 	_Atomic uint64_t enospc;
+	_Atomic uint64_t dirty;	       /* records in CS_DIRTY */
+	/* Staging (see "Staging" below); pool is NULL in inline mode. */
+	struct zr_pool *pool;
+	unsigned workers;	       /* configured; 0 = inline */
+	pthread_mutex_t stage_lock;    /* the fields below, and zr_fdata.inflight */
+	pthread_cond_t free_cv;	       /* a stage was released, or none is queued */
+	pthread_cond_t idle_cv;	       /* some file's inflight reached 0 */
+	struct stage *free_stages;     /* allocated, unused */
+	unsigned stages_max;	       /* the -o staging bound, in stages */
+	unsigned stages_alloc;	       /* allocated (free + in use) */
+	unsigned stages_queued;	       /* queued or being compressed */
+	unsigned stages_free;	       /* on the free list */
+	unsigned stage_waiters;	       /* writers waiting for stages */
+	_Atomic uint64_t staging_bytes; /* stages_alloc * stage_bytes, for stats */
+	_Atomic uint64_t writer_waits; /* writers that waited for a stage */
 };
+
+/* A staging buffer: the newest bytes of one dirty chunk.  Its data and
+ * version are only touched under the owning file's lock. */
+struct stage {
+	struct zr_job job;	 /* first: pool linkage (stage_job) */
+	struct zr_fdata *f;	 /* owner while in use; fixed while queued */
+	uint64_t idx;		 /* chunk index in f; fixed while in use */
+	struct stage *next_free; /* free list link (stage_lock) */
+	uint32_t version;	 /* bumped by every change of data or ulen */
+	struct zr_codec_spec codec; /* the file's codec at the last change */
+	bool queued;		 /* submitted and not finished by a worker */
+	bool detached;		 /* the record no longer points here */
+	bool busy;		 /* a worker is compressing data: it must not
+				  * change (set by that worker under the file
+				  * lock shared, cleared under it exclusive) */
+	uint8_t data[];		 /* chunk size bytes */
+};
+
+static bool stage_job(struct zr_job *job);
 
 struct fdata_counts {
 	uint64_t orig;	/* sum of ulen, holes excluded */
@@ -194,6 +323,7 @@ struct fdata_counts {
 	uint64_t same;
 	uint64_t huge;
 	uint64_t compressed;
+	uint64_t dirty;
 };
 
 struct zr_fdata {
@@ -205,6 +335,9 @@ struct zr_fdata {
 	unsigned height;	/* interior levels above leaves */
 	void *root;		/* leaf (height 0) or node */
 	struct fdata_counts c;	/* under the write lock */
+	int wb_err;		/* a worker's failure, for the next sync (lock) */
+	unsigned inflight;	/* its stages queued or being compressed
+				 * (store's stage_lock) */
 };
 
 struct leaf {
@@ -265,6 +398,8 @@ struct scratch {
 	uint8_t *plain; /* a decoded chunk */
 	uint8_t *comp;	/* a compressed chunk */
 	uint8_t *copy;	/* copy_file_range bounce buffer */
+	uint32_t cap;	/* bytes of plain and comp */
+	uint32_t copy_cap;
 };
 
 static pthread_key_t scratch_key;
@@ -285,30 +420,41 @@ static void scratch_key_init(void)
 	pthread_key_create(&scratch_key, scratch_free);
 }
 
-static struct scratch *scratch_get(void)
+/* scratch_get(): this thread's scratch, its buffers at least need bytes
+ * (a chunk size).  They only grow, and only here: no caller keeps plain or
+ * comp across a call. */
+static struct scratch *scratch_get(uint32_t need)
 {
 	struct scratch *sc;
 
 	pthread_once(&scratch_once, scratch_key_init);
 	sc = pthread_getspecific(scratch_key);
-	if (sc)
-		return sc;
-	sc = zr_calloc(1, sizeof(*sc));
-	if (!sc)
-		return NULL;
-	sc->plain = zr_malloc(ZR_CHUNK_MAX);
-	sc->comp = zr_malloc(ZR_CHUNK_MAX);
-	if (!sc->plain || !sc->comp || pthread_setspecific(scratch_key, sc)) {
-		scratch_free(sc);
-		return NULL;
+	if (!sc) {
+		sc = zr_calloc(1, sizeof(*sc));
+		if (!sc)
+			return NULL;
+		if (pthread_setspecific(scratch_key, sc)) {
+			zr_free(sc);
+			return NULL;
+		}
 	}
-	return sc;
+	if (sc->cap >= need)
+		return sc;
+	zr_free(sc->plain);
+	zr_free(sc->comp);
+	sc->plain = zr_malloc(need);
+	sc->comp = zr_malloc(need);
+	sc->cap = sc->plain && sc->comp ? need : 0;
+	return sc->cap ? sc : NULL;
 }
 
-static uint8_t *scratch_copybuf(struct scratch *sc)
+static uint8_t *scratch_copybuf(struct scratch *sc, uint32_t need)
 {
-	if (!sc->copy)
-		sc->copy = zr_malloc(ZR_CHUNK_MAX);
+	if (sc->copy_cap < need) {
+		zr_free(sc->copy);
+		sc->copy = zr_malloc(need);
+		sc->copy_cap = sc->copy ? need : 0;
+	}
 	return sc->copy;
 }
 
@@ -572,6 +718,146 @@ static uint64_t scan(const struct zr_fdata *f, uint64_t start, bool hole)
 }
 
 /* ---------------------------------------------------------------------
+ * Staging buffers (allocation; the protocol is in the banner)
+ * ------------------------------------------------------------------- */
+
+static inline struct stage *rec_stage(const struct zr_chunk *r)
+{
+	assert(rec_state(r) == CS_DIRTY);
+	return (struct stage *)(uintptr_t)r->u.word;
+}
+
+static size_t stage_bytes(const struct zr_store *s)
+{
+	return sizeof(struct stage) + ((size_t)1 << s->chunk_shift);
+}
+
+/* Stages free now or still to allocate. */
+static unsigned stages_avail(const struct zr_store *s)
+{
+	return s->stages_free + (s->stages_max - s->stages_alloc);
+}
+
+/* Waiting writers are woken when this many stages are available, not one
+ * by one: a writer woken per released stage would write one chunk and wait
+ * again, a cross-CPU wake-up and a lock round trip per chunk (measured:
+ * lz4 stream writes at 0.6x of inline).  An eighth of the bound lets a
+ * woken writer finish its request (1 MiB = 16 chunks of 64 KiB). */
+static unsigned stage_wake_at(const struct zr_store *s)
+{
+	unsigned n = s->stages_max / STAGE_WAKE_DIV;
+
+	return n ? n : 1;
+}
+
+/* stage_free_locked(): put st on the free list.  stage_lock held. */
+static void stage_free_locked(struct zr_store *s, struct stage *st)
+{
+	st->f = NULL;
+	st->next_free = s->free_stages;
+	s->free_stages = st;
+	s->stages_free++;
+	if (s->stage_waiters && stages_avail(s) == stage_wake_at(s))
+		pthread_cond_broadcast(&s->free_cv);
+}
+
+static void stage_put(struct zr_store *s, struct stage *st)
+{
+	pthread_mutex_lock(&s->stage_lock);
+	stage_free_locked(s, st);
+	pthread_mutex_unlock(&s->stage_lock);
+}
+
+/* stage_unlink(): the record pointing to st was replaced (file lock held).
+ * A queued stage is left to its worker, which sees detached and frees it. */
+static void stage_unlink(struct zr_store *s, struct stage *st)
+{
+	if (st->queued)
+		st->detached = true;
+	else
+		stage_put(s, st);
+}
+
+/* stage_alloc_locked(): a free or new stage, or NULL when the bound is
+ * reached (or malloc failed).  stage_lock held (dropped around malloc). */
+static struct stage *stage_alloc_locked(struct zr_store *s)
+{
+	struct stage *st = s->free_stages;
+
+	if (st) {
+		s->free_stages = st->next_free;
+		s->stages_free--;
+		return st;
+	}
+	if (s->stages_alloc >= s->stages_max)
+		return NULL;
+	s->stages_alloc++;
+	pthread_mutex_unlock(&s->stage_lock);
+	st = zr_malloc(stage_bytes(s));
+	pthread_mutex_lock(&s->stage_lock);
+	if (!st) {
+		s->stages_alloc--;
+		pthread_cond_broadcast(&s->free_cv);
+		return NULL;
+	}
+	ctr_add(&s->staging_bytes, (int64_t)stage_bytes(s));
+	st->job.fn = stage_job;
+	return st;
+}
+
+/* stage_try_get(): a stage without waiting.  NULL and *wait_helps when
+ * one will be released by a worker; NULL and !*wait_helps when waiting is
+ * pointless (every stage is held by a chunk whose publish failed, or
+ * malloc failed): the caller encodes inline instead. */
+static struct stage *stage_try_get(struct zr_store *s, bool *wait_helps)
+{
+	struct stage *st;
+
+	pthread_mutex_lock(&s->stage_lock);
+	st = stage_alloc_locked(s);
+	*wait_helps = !st && s->stages_queued > 0 && s->stages_alloc >= s->stages_max;
+	pthread_mutex_unlock(&s->stage_lock);
+	return st;
+}
+
+/* stage_get_wait(): a stage, waiting for workers to release one (no file
+ * lock may be held: workers take file locks to publish).  NULL when
+ * waiting is pointless, as stage_try_get(). */
+static struct stage *stage_get_wait(struct zr_store *s)
+{
+	struct stage *st;
+
+	pthread_mutex_lock(&s->stage_lock);
+	if (!stages_avail(s) && s->stages_queued) {
+		ctr_add(&s->writer_waits, 1);
+		s->stage_waiters++;
+		while (stages_avail(s) < stage_wake_at(s) && s->stages_queued)
+			pthread_cond_wait(&s->free_cv, &s->stage_lock);
+		s->stage_waiters--;
+	}
+	st = stage_alloc_locked(s);
+	pthread_mutex_unlock(&s->stage_lock);
+	return st;
+}
+
+/* stage_trim(): free the unused stages (after a drain). */
+static void stage_trim(struct zr_store *s)
+{
+	struct stage *st;
+
+	pthread_mutex_lock(&s->stage_lock);
+	while ((st = s->free_stages)) {
+		s->free_stages = st->next_free;
+		s->stages_free--;
+		s->stages_alloc--;
+		ctr_add(&s->staging_bytes, -(int64_t)stage_bytes(s));
+		zr_free(st);
+	}
+	pthread_cond_broadcast(&s->free_cv);
+	pthread_mutex_unlock(&s->stage_lock);
+}
+
+/* ---------------------------------------------------------------------
  * Accounting
  * ------------------------------------------------------------------- */
 
@@ -594,6 +880,10 @@ static void account(struct zr_fdata *f, const struct zr_chunk *r, int sign)
 		kind = &s->compressed;
 		f->c.compressed += (uint64_t)sign;
 		clen = r->u.obj.clen;
+		break;
+	case CS_DIRTY:
+		kind = &s->dirty;
+		f->c.dirty += (uint64_t)sign;
 		break;
 	default:
 		kind = &s->huge;
@@ -640,6 +930,15 @@ static void obj_free(struct zr_store *s, const struct zr_chunk *r)
 		zr_arena_free(s->arena, r->u.obj.handle);
 }
 
+/* rec_release(): free what a replaced record held: its arena object, or
+ * its stage (at once, or by the worker that has it queued). */
+static void rec_release(struct zr_fdata *f, const struct zr_chunk *r)
+{
+	obj_free(f->s, r);
+	if (rec_state(r) == CS_DIRTY)
+		stage_unlink(f->s, rec_stage(r));
+}
+
 /* install(): replace old (the record at idx) with nr, whose ulen delta is
  * already reserved.  On failure nr's object is freed and old stays. */
 static int install(struct zr_fdata *f, uint64_t idx, const struct zr_chunk *old,
@@ -648,13 +947,26 @@ static int install(struct zr_fdata *f, uint64_t idx, const struct zr_chunk *old,
 	int ret = rec_store(f, idx, nr);
 
 	if (ret) {
-		obj_free(f->s, nr);
+		rec_release(f, nr);
 		return ret;
 	}
 	account(f, old, -1);
 	account(f, nr, 1);
-	obj_free(f->s, old);
+	rec_release(f, old);
 	return 0;
+}
+
+/* rec_update(): idx's record (old) becomes nr, which holds the same object
+ * or stage: only the figures change.  Cannot fail (the leaf exists). */
+static void rec_update(struct zr_fdata *f, uint64_t idx, const struct zr_chunk *old,
+		       const struct zr_chunk *nr)
+{
+	int ret = rec_store(f, idx, nr);
+
+	assert(ret == 0 && rec_state(old) != CS_HOLE);
+	(void)ret;
+	account(f, old, -1);
+	account(f, nr, 1);
 }
 
 /* drop_chunk(): make idx a hole, freeing what it held. */
@@ -764,10 +1076,9 @@ static int obj_new(struct zr_store *s, const void *src, uint32_t len, zr_handle_
 
 /* encode(): build a record for data[0..ulen): SAME, COMPRESSED or RAW,
  * with its arena object allocated and written. */
-static int encode(struct zr_fdata *f, const uint8_t *data, uint32_t ulen, struct scratch *sc,
-		  struct zr_chunk *r)
+static int encode(struct zr_fdata *f, struct zr_codec_spec spec, const uint8_t *data,
+		  uint32_t ulen, struct scratch *sc, struct zr_chunk *r)
 {
-	struct zr_codec_spec spec = codec_load(f); /* once: set_codec may race */
 	const void *src = data;
 	uint32_t len = ulen;
 	unsigned state = CS_RAW, codec = ZR_CODEC_NONE;
@@ -813,6 +1124,9 @@ static int decode(struct zr_fdata *f, const struct zr_chunk *r, uint8_t *dst)
 	case CS_SAME:
 		fill_word(dst, ulen, r->u.word, 0);
 		return 0;
+	case CS_DIRTY:
+		memcpy(dst, rec_stage(r)->data, ulen);
+		return 0;
 	}
 	p = zr_arena_read_begin(a, r->u.obj.handle);
 	if (!p)
@@ -854,7 +1168,7 @@ static int store_chunk(struct zr_fdata *f, uint64_t idx, const struct zr_chunk *
 	ret = orig_reserve(f->s, delta);
 	if (ret)
 		return ret;
-	ret = encode(f, data, ulen, sc, &nr);
+	ret = encode(f, codec_load(f), data, ulen, sc, &nr);
 	if (!ret)
 		ret = install(f, idx, old, &nr);
 	if (ret)
@@ -885,6 +1199,9 @@ static int read_chunk(struct zr_fdata *f, uint64_t idx, uint8_t *dst, uint32_t i
 	case CS_SAME:
 		fill_word(dst, have, r.u.word, in_off);
 		return 0;
+	case CS_DIRTY:
+		memcpy(dst, rec_stage(&r)->data + in_off, have);
+		return 0;
 	case CS_RAW:
 		p = zr_arena_read_begin(a, r.u.obj.handle);
 		if (!p)
@@ -895,7 +1212,7 @@ static int read_chunk(struct zr_fdata *f, uint64_t idx, uint8_t *dst, uint32_t i
 	}
 	if (in_off == 0 && have == ulen)
 		return decode(f, &r, dst);
-	sc = scratch_get();
+	sc = scratch_get(chunk_size(f));
 	if (!sc)
 		return -ENOMEM;
 	ret = decode(f, &r, sc->plain);
@@ -928,27 +1245,178 @@ static ssize_t read_locked(struct zr_fdata *f, uint8_t *buf, size_t len, uint64_
 	return (ssize_t)len;
 }
 
-/* write_chunk(): n bytes of src at in_off of chunk idx. */
-static int write_chunk(struct zr_fdata *f, uint64_t idx, const uint8_t *src, uint32_t in_off,
-		       uint32_t n)
+/* What a write (or copy) carries between chunks and lock drops: a spare
+ * stage got while unlocked, and the stages to submit before unlocking. */
+struct wctx {
+	struct stage *spare;	/* owned, not yet in a record */
+	struct zr_job *head;	/* stages to submit, in order */
+	struct zr_job *tail;
+	unsigned n;
+	bool can_wait;		/* the caller may unlock and wait for a stage */
+	bool need_stage;	/* stopped: no stage free, waiting helps */
+	bool force_inline;	/* no stage will come: encode in this thread */
+};
+
+static void stage_submit(struct zr_fdata *f, struct wctx *w);
+
+/* stage_touch(): st changed (file lock held): a new version, and queued
+ * again if no worker has it (w NULL: submitted at once). */
+static void stage_touch(struct zr_fdata *f, struct stage *st, struct wctx *w)
 {
-	struct zr_chunk old = rec_get(f, idx);
-	uint32_t oul = rec_ulen(&old), nul = in_off + n > oul ? in_off + n : oul;
-	struct scratch *sc = scratch_get();
+	struct wctx one = {0};
+
+	st->version++;
+	st->codec = codec_load(f); /* "codec for future writes", as inline */
+	if (st->queued)
+		return;
+	st->queued = true;
+	st->job.next = NULL;
+	if (!w)
+		w = &one;
+	if (w->tail)
+		w->tail->next = &st->job;
+	else
+		w->head = &st->job;
+	w->tail = &st->job;
+	w->n++;
+	if (w == &one)
+		stage_submit(f, w);
+}
+
+/* stage_submit(): hand w's stages to the pool (file lock held: the pool's
+ * capacity covers every stage, so this never waits). */
+static void stage_submit(struct zr_fdata *f, struct wctx *w)
+{
+	struct zr_store *s = f->s;
+
+	if (!w->n)
+		return;
+	pthread_mutex_lock(&s->stage_lock);
+	f->inflight += w->n;
+	s->stages_queued += w->n;
+	pthread_mutex_unlock(&s->stage_lock);
+	zr_pool_submit(s->pool, w->head, w->n);
+	w->head = w->tail = NULL;
+	w->n = 0;
+}
+
+/* dirty_resize(): the dirty record old at idx now stores ulen bytes. */
+static void dirty_resize(struct zr_fdata *f, uint64_t idx, const struct zr_chunk *old,
+			 uint32_t ulen, struct wctx *w)
+{
+	struct zr_chunk nr = *old;
+
+	rec_set_ulen(&nr, ulen);
+	rec_update(f, idx, old, &nr);
+	stage_touch(f, rec_stage(old), w);
+}
+
+/* write_dirty(): patch a dirty chunk's stage in place. */
+static int write_dirty(struct zr_fdata *f, uint64_t idx, const struct zr_chunk *old,
+		       const uint8_t *src, uint32_t in_off, uint32_t n, struct wctx *w)
+{
+	struct stage *st = rec_stage(old);
+	uint32_t oul = rec_ulen(old), nul = in_off + n > oul ? in_off + n : oul;
+	int ret = orig_reserve(f->s, (int64_t)nul - oul);
+
+	if (ret)
+		return ret;
+	if (in_off > oul)
+		memset(st->data + oul, 0, in_off - oul);
+	memcpy(st->data + in_off, src, n);
+	dirty_resize(f, idx, old, nul, w);
+	return 0;
+}
+
+/* write_staged(): the chunk old at idx becomes dirty in stage st (taken
+ * by this call in every case). */
+static int write_staged(struct zr_fdata *f, uint64_t idx, const struct zr_chunk *old,
+			struct stage *st, const uint8_t *src, uint32_t in_off, uint32_t n,
+			struct wctx *w)
+{
+	uint32_t oul = rec_ulen(old), nul = in_off + n > oul ? in_off + n : oul;
+	int64_t delta = (int64_t)nul - oul;
+	struct zr_chunk nr;
+	int ret = orig_reserve(f->s, delta);
+
+	if (ret) {
+		stage_put(f->s, st);
+		return ret;
+	}
+	if (!(in_off == 0 && n >= oul)) {
+		ret = load_chunk(f, old, st->data, nul); /* read-modify-write */
+		if (ret) {
+			orig_release(f->s, delta);
+			stage_put(f->s, st);
+			return ret;
+		}
+	}
+	memcpy(st->data + in_off, src, n);
+	st->f = f;
+	st->idx = idx;
+	st->version = 0;
+	st->queued = false;
+	st->detached = false;
+	st->busy = false;
+	memset(&nr, 0, sizeof(nr));
+	nr.info = make_info(CS_DIRTY, 0, nul);
+	nr.u.word = (uintptr_t)st;
+	ret = install(f, idx, old, &nr); /* on failure, st is put back */
+	if (ret) {
+		orig_release(f->s, delta);
+		return ret;
+	}
+	stage_touch(f, st, w);
+	return 0;
+}
+
+/* write_inline(): n bytes of src at in_off of chunk idx, encoded here. */
+static int write_inline(struct zr_fdata *f, uint64_t idx, const struct zr_chunk *old,
+			const uint8_t *src, uint32_t in_off, uint32_t n)
+{
+	uint32_t oul = rec_ulen(old), nul = in_off + n > oul ? in_off + n : oul;
+	struct scratch *sc = scratch_get(chunk_size(f));
 	int ret;
 
 	if (!sc)
 		return -ENOMEM;
 	if (in_off == 0 && n >= oul)
-		return store_chunk(f, idx, &old, src, n, sc);
-	ret = load_chunk(f, &old, sc->plain, nul);
+		return store_chunk(f, idx, old, src, n, sc);
+	ret = load_chunk(f, old, sc->plain, nul);
 	if (ret)
 		return ret;
 	memcpy(sc->plain + in_off, src, n);
-	return store_chunk(f, idx, &old, sc->plain, nul, sc);
+	return store_chunk(f, idx, old, sc->plain, nul, sc);
 }
 
-static ssize_t write_locked(struct zr_fdata *f, const uint8_t *buf, size_t len, uint64_t off)
+/* write_chunk(): n bytes of src at in_off of chunk idx: into its stage if
+ * dirty, else into a new stage, else (inline mode, or no stage will come)
+ * encoded here.  -EAGAIN: no stage now; the caller waits for one. */
+static int write_chunk(struct zr_fdata *f, uint64_t idx, const uint8_t *src, uint32_t in_off,
+		       uint32_t n, struct wctx *w)
+{
+	struct zr_chunk old = rec_get(f, idx);
+	struct stage *st;
+	bool wait_helps;
+
+	if (rec_state(&old) == CS_DIRTY && !rec_stage(&old)->busy)
+		return write_dirty(f, idx, &old, src, in_off, n, w);
+	/* else a new stage (or inline): a busy stage is read by its worker */
+	if (!f->s->pool || w->force_inline)
+		return write_inline(f, idx, &old, src, in_off, n);
+	st = w->spare;
+	w->spare = NULL;
+	if (!st)
+		st = stage_try_get(f->s, &wait_helps);
+	if (st)
+		return write_staged(f, idx, &old, st, src, in_off, n, w);
+	if (wait_helps && w->can_wait)
+		return -EAGAIN;
+	return write_inline(f, idx, &old, src, in_off, n);
+}
+
+static ssize_t write_locked(struct zr_fdata *f, const uint8_t *buf, size_t len, uint64_t off,
+			    struct wctx *w)
 {
 	uint32_t cs = chunk_size(f), in_off, n;
 	size_t done;
@@ -964,12 +1432,16 @@ static ssize_t write_locked(struct zr_fdata *f, const uint8_t *buf, size_t len, 
 		pos = off + done;
 		in_off = (uint32_t)(pos & (cs - 1));
 		n = (uint32_t)min_u64(cs - in_off, len - done);
-		ret = write_chunk(f, pos >> f->chunk_shift, buf + done, in_off, n);
+		ret = write_chunk(f, pos >> f->chunk_shift, buf + done, in_off, n, w);
 		if (ret)
 			break;
 	}
 	if (done && off + done > fsize(f))
 		fsize_set(f, off + done);
+	if (ret == -EAGAIN) {
+		w->need_stage = true;
+		return (ssize_t)done;
+	}
 	if (ret) {
 		ctr_add(&f->s->failed_writes, 1);
 		if (ret == -ENOSPC)
@@ -979,8 +1451,106 @@ static ssize_t write_locked(struct zr_fdata *f, const uint8_t *buf, size_t len, 
 }
 
 /* ---------------------------------------------------------------------
+ * Workers
+ * ------------------------------------------------------------------- */
+
+/* stage_done(): a worker is finished with a queued stage of f (file lock
+ * not held: after this, f may be destroyed).  st is freed unless NULL (it
+ * stays with its dirty chunk after a failed publish). */
+static void stage_done(struct zr_store *s, struct zr_fdata *f, struct stage *st)
+{
+	pthread_mutex_lock(&s->stage_lock);
+	if (st)
+		stage_free_locked(s, st);
+	if (--s->stages_queued == 0)
+		pthread_cond_broadcast(&s->free_cv); /* waiting may be pointless now */
+	if (--f->inflight == 0)
+		pthread_cond_broadcast(&s->idle_cv);
+	pthread_mutex_unlock(&s->stage_lock);
+}
+
+/* publish(): install the encoded nr for st's chunk, version ver, unless
+ * the chunk changed or went away meanwhile.  File lock held.  Returns true
+ * when st must be compressed again (a newer version). */
+static bool publish(struct zr_fdata *f, struct stage *st, uint32_t ver, int enc,
+		    struct zr_chunk *nr)
+{
+	struct zr_chunk old;
+	int ret;
+
+	if (st->detached || st->version != ver) {
+		if (!enc)
+			obj_free(f->s, nr);
+		return !st->detached;
+	}
+	if (enc) {
+		st->queued = false; /* stays dirty; the next write retries */
+		f->wb_err = enc;
+		ctr_add(&f->s->failed_writes, 1);
+		if (enc == -ENOSPC)
+			ctr_add(&f->s->enospc, 1);
+		return false;
+	}
+	old = rec_get(f, st->idx);
+	assert(rec_state(&old) == CS_DIRTY && rec_stage(&old) == st);
+	ret = install(f, st->idx, &old, nr); /* marks st detached */
+	assert(ret == 0 && st->detached);
+	(void)ret;
+	return false;
+}
+
+/* stage_job(): the pool's callback: snapshot the stage under the file
+ * lock, encode it unlocked, publish under the lock. */
+static bool stage_job(struct zr_job *job)
+{
+	struct stage *st = (struct stage *)job;
+	struct zr_fdata *f = st->f;
+	struct scratch *sc = scratch_get(chunk_size(f));
+	struct zr_chunk r, nr;
+	struct zr_codec_spec spec = {0, 0};
+	uint32_t ver = 0, ulen = 0;
+	bool again, release;
+	int enc = -ENOMEM;
+
+	pthread_rwlock_rdlock(&f->lock);
+	if (!st->detached && sc) {
+		r = rec_get(f, st->idx);
+		ulen = rec_ulen(&r);
+		ver = st->version;
+		spec = st->codec;
+		st->busy = true; /* writers now leave data alone */
+	}
+	pthread_rwlock_unlock(&f->lock);
+	if (ulen)
+		enc = encode(f, spec, st->data, ulen, sc, &nr);
+	pthread_rwlock_wrlock(&f->lock);
+	st->busy = false;
+	again = publish(f, st, ver, enc, &nr);
+	release = st->detached; /* else st stays with its chunk, unqueued */
+	pthread_rwlock_unlock(&f->lock);
+	if (again)
+		return true;
+	stage_done(f->s, f, release ? st : NULL);
+	return false;
+}
+
+/* ---------------------------------------------------------------------
  * Store
  * ------------------------------------------------------------------- */
+
+/* stages_for(): the staging bound in stages: -o staging over the chunk
+ * size, but at least STAGES_PER_WORKER batches per worker so that every
+ * worker has work while writers fill more. */
+static unsigned stages_for(const struct zr_store_config *cfg)
+{
+	uint64_t bytes = cfg->staging_bytes ? cfg->staging_bytes : ZR_STAGING_DEFAULT;
+	uint64_t n = bytes >> cfg->chunk_shift;
+	uint64_t min = (uint64_t)STAGES_PER_WORKER * (cfg->workers ? cfg->workers : 1) *
+		       pool_batch(cfg->chunk_shift);
+
+	n = n > min ? n : min;
+	return n > STAGES_MAX ? STAGES_MAX : (unsigned)n;
+}
 
 struct zr_store *zr_store_create(const struct zr_store_config *cfg)
 {
@@ -999,11 +1569,56 @@ struct zr_store *zr_store_create(const struct zr_store_config *cfg)
 	s->chunk_shift = cfg->chunk_shift;
 	s->codec = cfg->codec;
 	atomic_init(&s->size_limit, cfg->size_limit);
+	s->workers = cfg->workers < ZR_POOL_MAX_WORKERS ? cfg->workers : ZR_POOL_MAX_WORKERS;
+	s->stages_max = stages_for(cfg);
+	pthread_mutex_init(&s->stage_lock, NULL);
+	pthread_cond_init(&s->free_cv, NULL);
+	pthread_cond_init(&s->idle_cv, NULL);
 	return s;
+}
+
+int zr_store_start(struct zr_store *s)
+{
+	unsigned batch = pool_batch(s->chunk_shift);
+	struct zr_pool_config pc = {
+	    .workers = s->workers,
+	    .batch = batch,
+	    /* a stage is queued at most once, but a finished job still counts
+	     * as running until its worker's batch returns */
+	    .capacity = s->stages_max + s->workers * batch,
+	};
+
+	if (!s->workers || s->pool)
+		return 0;
+	s->pool = zr_pool_create(&pc);
+	return s->pool ? 0 : -EAGAIN;
+}
+
+void zr_store_sync(struct zr_store *s)
+{
+	bool idle;
+
+	if (!s->pool)
+		return;
+	zr_pool_drain(s->pool);
+	pthread_mutex_lock(&s->stage_lock);
+	idle = s->stages_queued == 0;
+	pthread_mutex_unlock(&s->stage_lock);
+	if (idle)
+		stage_trim(s); /* not during a burst: stages would be remade */
 }
 
 void zr_store_destroy(struct zr_store *s)
 {
+	if (!s)
+		return;
+	zr_pool_destroy(s->pool); /* runs what is queued; no file may remain */
+	s->pool = NULL;
+	stage_trim(s);
+	assert(s->stages_alloc == 0 && s->stages_queued == 0);
+	pthread_cond_destroy(&s->idle_cv);
+	pthread_cond_destroy(&s->free_cv);
+	pthread_mutex_destroy(&s->stage_lock);
 	zr_free(s);
 }
 
@@ -1019,6 +1634,21 @@ void zr_store_get_stats(struct zr_store *s, struct zr_store_stats *st)
 	st->failed_reads = ctr_get(&s->failed_reads);
 	st->failed_writes = ctr_get(&s->failed_writes);
 	st->enospc_events = ctr_get(&s->enospc);
+	st->dirty_chunks = ctr_get(&s->dirty);
+	st->staging_bytes = ctr_get(&s->staging_bytes);
+	st->staging_limit = (uint64_t)s->stages_max << s->chunk_shift;
+	st->writer_waits = ctr_get(&s->writer_waits);
+	st->workers = s->pool ? s->workers : 0;
+	st->pool_queued = st->pool_running = st->pool_jobs_done = st->pool_wakeups = 0;
+	if (s->pool) {
+		struct zr_pool_stats ps;
+
+		zr_pool_get_stats(s->pool, &ps);
+		st->pool_queued = ps.queued;
+		st->pool_running = ps.running;
+		st->pool_jobs_done = ps.done;
+		st->pool_wakeups = ps.wakeups;
+	}
 }
 
 void zr_store_set_size_limit(struct zr_store *s, uint64_t limit)
@@ -1086,9 +1716,18 @@ static void free_from(struct zr_fdata *f, uint64_t first)
 
 void zr_fdata_destroy(struct zr_fdata *f)
 {
+	struct zr_store *s;
+
 	if (!f)
 		return;
-	free_from(f, 0);
+	s = f->s;
+	pthread_rwlock_wrlock(&f->lock); /* workers may be publishing */
+	free_from(f, 0);		  /* queued stages become detached */
+	pthread_rwlock_unlock(&f->lock);
+	pthread_mutex_lock(&s->stage_lock);
+	while (f->inflight)		  /* until no worker holds f */
+		pthread_cond_wait(&s->idle_cv, &s->stage_lock);
+	pthread_mutex_unlock(&s->stage_lock);
 	assert(!f->root && f->c.chunks == 0 && f->c.orig == 0);
 	pthread_rwlock_destroy(&f->lock);
 	zr_free(f);
@@ -1119,12 +1758,48 @@ ssize_t zr_fdata_read(struct zr_fdata *f, void *buf, size_t len, uint64_t off)
 	return ret;
 }
 
+/* With workers, a write that finds no free stage submits what it staged,
+ * unlocks (workers need the lock to publish), waits for a stage and goes
+ * on; each chunk is still written whole under the lock. */
 ssize_t zr_fdata_write(struct zr_fdata *f, const void *buf, size_t len, uint64_t off)
 {
-	ssize_t ret;
+	struct wctx w = {.can_wait = true};
+	const uint8_t *p = buf;
+	size_t done = 0;
+	ssize_t n;
 
+	for (;;) {
+		pthread_rwlock_wrlock(&f->lock);
+		n = write_locked(f, p + done, len - done, off + done, &w);
+		stage_submit(f, &w);
+		pthread_rwlock_unlock(&f->lock);
+		if (n > 0)
+			done += (size_t)n;
+		if (n < 0 || !w.need_stage)
+			break;
+		w.need_stage = false;
+		w.spare = stage_get_wait(f->s);
+		w.force_inline = !w.spare;
+	}
+	if (w.spare)
+		stage_put(f->s, w.spare);
+	return done ? (ssize_t)done : n;
+}
+
+int zr_fdata_sync(struct zr_fdata *f)
+{
+	struct zr_store *s = f->s;
+	int ret;
+
+	if (s->pool) {
+		pthread_mutex_lock(&s->stage_lock);
+		while (f->inflight)
+			pthread_cond_wait(&s->idle_cv, &s->stage_lock);
+		pthread_mutex_unlock(&s->stage_lock);
+	}
 	pthread_rwlock_wrlock(&f->lock);
-	ret = write_locked(f, buf, len, off);
+	ret = f->wb_err;
+	f->wb_err = 0;
 	pthread_rwlock_unlock(&f->lock);
 	return ret;
 }
@@ -1140,6 +1815,11 @@ static int trim_tail(struct zr_fdata *f, uint64_t size)
 
 	if (!tail || rec_ulen(&r) <= tail)
 		return 0;
+	if (rec_state(&r) == CS_DIRTY) {
+		orig_release(f->s, rec_ulen(&r) - tail);
+		dirty_resize(f, idx, &r, tail, NULL);
+		return 0;
+	}
 	if (rec_state(&r) == CS_SAME) {
 		nr = r;
 		rec_set_ulen(&nr, tail);
@@ -1148,7 +1828,7 @@ static int trim_tail(struct zr_fdata *f, uint64_t size)
 		assert(ret == 0);
 		return ret;
 	}
-	sc = scratch_get();
+	sc = scratch_get(chunk_size(f));
 	if (!sc)
 		return -ENOMEM;
 	ret = decode(f, &r, sc->plain);
@@ -1189,10 +1869,23 @@ static int punch_part(struct zr_fdata *f, uint64_t idx, const struct zr_chunk *o
 		      uint32_t b)
 {
 	uint32_t ulen = rec_ulen(old), nul = b >= ulen ? a : ulen;
-	struct scratch *sc = scratch_get();
+	struct scratch *sc;
 	uint64_t word;
 	int ret;
 
+	if (rec_state(old) == CS_DIRTY && !rec_stage(old)->busy) {
+		uint8_t *data = rec_stage(old)->data;
+
+		memset(data + a, 0, (b < ulen ? b : ulen) - a);
+		if (same_filled(data, nul, &word) && word == 0) {
+			drop_chunk(f, idx, old);
+			return 0;
+		}
+		orig_release(f->s, ulen - nul);
+		dirty_resize(f, idx, old, nul, NULL);
+		return 0;
+	}
+	sc = scratch_get(chunk_size(f));
 	if (!sc)
 		return -ENOMEM;
 	ret = decode(f, old, sc->plain);
@@ -1317,14 +2010,14 @@ static int zero_chunk(struct zr_fdata *f, uint64_t i, uint32_t a, uint32_t b)
 		make_zero(&nr, nul);
 		return install(f, i, &r, &nr);
 	}
-	sc = scratch_get();
+	sc = scratch_get(chunk_size(f));
 	if (!sc)
 		return -ENOMEM;
 	ret = load_chunk(f, &r, sc->plain, nul);
 	if (ret)
 		return ret;
 	memset(sc->plain + a, 0, b - a);
-	ret = encode(f, sc->plain, nul, sc, &nr);
+	ret = encode(f, codec_load(f), sc->plain, nul, sc, &nr);
 	return ret ? ret : install(f, i, &r, &nr);
 }
 
@@ -1446,9 +2139,14 @@ static bool can_dup(struct zr_fdata *dst, uint64_t doff, struct zr_fdata *src, u
 {
 	uint32_t mask = chunk_size(dst) - 1;
 
+	struct zr_chunk sr;
+
 	if (dst->chunk_shift != src->chunk_shift || (doff & mask) || (soff & mask))
 		return false;
-	return ulen_at(src, soff >> src->chunk_shift) <= piece &&
+	sr = rec_get(src, soff >> src->chunk_shift);
+	if (rec_state(&sr) == CS_DIRTY)
+		return false; /* its bytes are in a stage: copy them */
+	return rec_ulen(&sr) <= piece &&
 	       ulen_at(dst, doff >> dst->chunk_shift) <= piece;
 }
 
@@ -1471,7 +2169,7 @@ static int dup_chunk(struct zr_fdata *dst, uint64_t didx, struct zr_fdata *src, 
 	if (ret)
 		return ret;
 	if (rec_has_obj(&sr)) {
-		sc = scratch_get();
+		sc = scratch_get(chunk_size(src));
 		p = sc ? zr_arena_read_begin(sa, sr.u.obj.handle) : NULL;
 		ret = !sc ? -ENOMEM : !p ? -EIO : 0;
 		if (p) {
@@ -1507,10 +2205,10 @@ static ssize_t dup_piece(struct zr_fdata *dst, uint64_t doff, struct zr_fdata *s
 
 /* copy_piece(): up to one chunk through the bounce buffer. */
 static ssize_t copy_piece(struct zr_fdata *dst, uint64_t doff, struct zr_fdata *src, uint64_t soff,
-			  size_t piece)
+			  size_t piece, struct wctx *w)
 {
-	struct scratch *sc = scratch_get();
-	uint8_t *buf = sc ? scratch_copybuf(sc) : NULL;
+	struct scratch *sc = scratch_get(chunk_size(dst));
+	uint8_t *buf = sc ? scratch_copybuf(sc, chunk_size(dst)) : NULL;
 	ssize_t n;
 
 	if (!buf)
@@ -1518,11 +2216,11 @@ static ssize_t copy_piece(struct zr_fdata *dst, uint64_t doff, struct zr_fdata *
 	n = read_locked(src, buf, piece, soff);
 	if (n <= 0)
 		return n ? n : -EIO;
-	return write_locked(dst, buf, (size_t)n, doff);
+	return write_locked(dst, buf, (size_t)n, doff, w);
 }
 
 static ssize_t copy_locked(struct zr_fdata *dst, uint64_t doff, struct zr_fdata *src, uint64_t soff,
-			   size_t len)
+			   size_t len, struct wctx *w)
 {
 	uint64_t ssize = fsize(src);
 	uint32_t dcs = chunk_size(dst);
@@ -1541,7 +2239,7 @@ static ssize_t copy_locked(struct zr_fdata *dst, uint64_t doff, struct zr_fdata 
 		if (can_dup(dst, doff + done, src, soff + done, piece))
 			n = dup_piece(dst, doff + done, src, soff + done, piece);
 		else
-			n = copy_piece(dst, doff + done, src, soff + done, piece);
+			n = copy_piece(dst, doff + done, src, soff + done, piece, w);
 		if (n <= 0)
 			break;
 	}
@@ -1551,10 +2249,12 @@ static ssize_t copy_locked(struct zr_fdata *dst, uint64_t doff, struct zr_fdata 
 ssize_t zr_fdata_copy(struct zr_fdata *dst, uint64_t dst_off, struct zr_fdata *src,
 		      uint64_t src_off, size_t len)
 {
+	struct wctx w = {.can_wait = false}; /* two locks held: never wait */
 	ssize_t ret;
 
 	lock_pair(dst, src);
-	ret = copy_locked(dst, dst_off, src, src_off, len);
+	ret = copy_locked(dst, dst_off, src, src_off, len, &w);
+	stage_submit(dst, &w);
 	unlock_pair(dst, src);
 	return ret;
 }

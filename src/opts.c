@@ -221,6 +221,28 @@ static int opt_max_background(struct zr_opts *o, const char *val, uint64_t ram,
 	return 0;
 }
 
+static int opt_workers(struct zr_opts *o, const char *val, uint64_t ram,
+		       char *err, size_t errlen)
+{
+	uint64_t v;
+
+	if (parse_uint(val, 10, ZR_MAX_WORKERS, &v))
+		return fail(err, errlen, "workers", val, "expected 0..256");
+	o->workers = (unsigned)v;
+	return 0;
+}
+
+static int opt_staging(struct zr_opts *o, const char *val, uint64_t ram,
+		       char *err, size_t errlen)
+{
+	uint64_t v;
+
+	if (zr_parse_size(val, &v) || v < (1u << ZR_CHUNK_SHIFT_MAX) || v > (1ULL << 40))
+		return fail(err, errlen, "staging", val, "expected a size from 1M to 1T");
+	o->staging = v;
+	return 0;
+}
+
 static const struct opt_desc opt_table[] = {
 	{ "size", 1, opt_size },
 	{ "nr_inodes", 1, opt_nr_inodes },
@@ -232,6 +254,8 @@ static const struct opt_desc opt_table[] = {
 	{ "wbcache", 1, opt_wbcache },
 	{ "max_threads", 1, opt_max_threads },
 	{ "max_background", 1, opt_max_background },
+	{ "workers", 1, opt_workers },
+	{ "staging", 1, opt_staging },
 };
 
 static const struct opt_desc *find_opt(const char *kv)
@@ -288,6 +312,21 @@ void zr_opts_defaults(struct zr_opts *o, uint64_t ram_bytes, uid_t uid, gid_t gi
 	o->writeback_cache = 1;
 	o->max_threads = zr_default_max_threads();
 	o->max_background = ZR_DEFAULT_MAX_BACKGROUND;
+	o->workers = zr_default_workers();
+	o->staging = ram_bytes / ZR_STAGING_RAM_DIV < ZR_STAGING_DEFAULT
+			     ? ram_bytes / ZR_STAGING_RAM_DIV
+			     : ZR_STAGING_DEFAULT;
+	if (o->staging < (1u << ZR_CHUNK_SHIFT_MAX))
+		o->staging = 1u << ZR_CHUNK_SHIFT_MAX;
+}
+
+unsigned zr_default_workers(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 1)
+		return 1;
+	return n > ZR_MAX_WORKERS ? ZR_MAX_WORKERS : (unsigned)n;
 }
 
 const char *zr_opts_help(void)
@@ -301,5 +340,9 @@ const char *zr_opts_help(void)
 	       "    -o uid=N,gid=N         owner of the root directory (default: caller)\n"
 	       "    -o wbcache=0|1         kernel writeback cache (default 1)\n"
 	       "    -o max_threads=N       FUSE worker threads (default: online CPUs, >= 2)\n"
-	       "    -o max_background=N    in-flight background requests (default 64)\n";
+	       "    -o max_background=N    in-flight background requests (default 64)\n"
+	       "    -o workers=N           compression threads, 0 = compress inline\n"
+	       "                           (default: online CPUs)\n"
+	       "    -o staging=SIZE        bound on uncompressed data waiting for them\n"
+	       "                           (default 16M, at most RAM/64)\n";
 }

@@ -37,6 +37,13 @@
  * device); the kernel's default is 12. */
 #define ZR_DEFAULT_MAX_BACKGROUND 64
 
+/* Compression workers: at most this many (-o workers=0..). */
+#define ZR_MAX_WORKERS 256
+
+/* Staging defaults to ZR_STAGING_DEFAULT (chunk.h), but at most RAM / 64
+ * so a small machine does not hold much of its RAM uncompressed. */
+#define ZR_STAGING_RAM_DIV 64
+
 struct zr_opts {
 	uint64_t size;			/* logical bytes limit */
 	uint64_t nr_inodes;		/* inode limit; 0 = none */
@@ -48,6 +55,8 @@ struct zr_opts {
 	int writeback_cache;		/* kernel writeback cache on (1) / off */
 	unsigned max_threads;
 	unsigned max_background;
+	unsigned workers;		/* compression threads; 0 = inline */
+	uint64_t staging;		/* staging buffer bound, bytes */
 };
 
 /* zr_opts_defaults(): fill *o with the defaults; ram_bytes is physical RAM
@@ -56,6 +65,9 @@ void zr_opts_defaults(struct zr_opts *o, uint64_t ram_bytes, uid_t uid, gid_t gi
 
 /* zr_default_max_threads(): online CPUs, at least ZR_MIN_MAX_THREADS. */
 unsigned zr_default_max_threads(void);
+
+/* zr_default_workers(): online CPUs (1..ZR_MAX_WORKERS). */
+unsigned zr_default_workers(void);
 
 /* zr_opts_is_ours(): true if the "key[=value]" string names a zramfs
  * option (the rest go to libfuse). */

@@ -21,7 +21,9 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <unistd.h>
 
 #define KIB 1024u
 #define MIB (1024u * 1024u)
@@ -83,6 +85,10 @@ static void fill_word(uint8_t *p, size_t n, uint64_t word)
 		p[i] = ((const uint8_t *)&word)[i % 8];
 }
 
+/* Compression workers of the stores env_new() makes: each test group runs
+ * once inline (0) and once with workers. */
+static unsigned g_workers;
+
 static struct env env_new(unsigned shift, struct zr_codec_spec codec, uint64_t limit)
 {
 	struct zr_arena_config ac = {.max_object = MIB, .cap_bytes = 0};
@@ -91,10 +97,24 @@ static struct env env_new(unsigned shift, struct zr_codec_spec codec, uint64_t l
 
 	e.arena = zr_arena_create(&ac);
 	assert_non_null(e.arena);
-	sc = (struct zr_store_config){shift, codec, limit, e.arena};
+	sc = (struct zr_store_config){shift, codec, limit, e.arena, g_workers, 0};
 	e.store = zr_store_create(&sc);
 	assert_non_null(e.store);
+	assert_int_equal(zr_store_start(e.store), 0);
 	return e;
+}
+
+/* sstats() / astats(): figures after the workers are done. */
+static void sstats(struct zr_store *s, struct zr_store_stats *st)
+{
+	zr_store_sync(s);
+	zr_store_get_stats(s, st);
+}
+
+static void astats(struct env *e, struct zr_arena_stats *as)
+{
+	zr_store_sync(e->store);
+	zr_arena_get_stats(e->arena, as);
 }
 
 /* check_consistent(): the store's view of the arena matches the arena's. */
@@ -103,11 +123,13 @@ static void check_consistent(struct env *e)
 	struct zr_store_stats st;
 	struct zr_arena_stats as;
 
-	zr_store_get_stats(e->store, &st);
+	sstats(e->store, &st);
 	zr_arena_get_stats(e->arena, &as);
 	assert_int_equal(as.requested_bytes, st.compr_data_size);
+	assert_int_equal(st.dirty_chunks, 0);
 	assert_int_equal(as.objects, st.huge_chunks + st.compressed_chunks);
 	assert_int_equal(st.chunks, st.same_chunks + st.huge_chunks + st.compressed_chunks);
+	assert_int_equal(st.staging_bytes, 0);
 }
 
 /* env_free(): every file must be gone; all counters back to 0. */
@@ -117,7 +139,7 @@ static void env_free(struct env *e)
 	struct zr_arena_stats as;
 
 	check_consistent(e);
-	zr_store_get_stats(e->store, &st);
+	sstats(e->store, &st);
 	zr_arena_get_stats(e->arena, &as);
 	assert_int_equal(st.orig_data_size, 0);
 	assert_int_equal(st.compr_data_size, 0);
@@ -163,6 +185,7 @@ static struct zr_fdata_stats fstats(struct zr_fdata *f)
 {
 	struct zr_fdata_stats st;
 
+	assert_int_equal(zr_fdata_sync(f), 0);
 	zr_fdata_get_stats(f, &st);
 	return st;
 }
@@ -261,7 +284,7 @@ static void test_small_file(void **state)
 	expect(f, m, sizeof(m));
 	assert_int_equal(fstats(f).orig_bytes, 3000);
 	assert_int_equal(fstats(f).compr_bytes, 3000); /* raw */
-	zr_store_get_stats(e.store, &st);
+	sstats(e.store, &st);
 	assert_true(st.table_bytes <= 64);
 	/* Tiny file, then appends growing the one chunk. */
 	zr_fdata_truncate(f, 0);
@@ -469,20 +492,20 @@ static void test_allocate(void **state)
 	assert_int_equal(fstats(f).orig_bytes, 3 * 4096 + 5);
 	assert_int_equal(zr_fdata_seek(f, 0, 1), 3 * 4096 + 5);
 	/* Over the limit: -ENOSPC and nothing changed. */
-	zr_store_get_stats(e.store, &st);
+	sstats(e.store, &st);
 	assert_int_equal(zr_fdata_allocate(f, 0, 12 * 4096, 0), -ENOSPC);
 	assert_int_equal(zr_fdata_size(f), 3 * 4096 + 5);
 	assert_int_equal(fstats(f).chunks, 4);
 	{
 		struct zr_store_stats st2;
 
-		zr_store_get_stats(e.store, &st2);
+		sstats(e.store, &st2);
 		assert_int_equal(st2.orig_data_size, st.orig_data_size);
 		assert_int_equal(st2.enospc_events, st.enospc_events + 1);
 	}
 	/* Allocated chunks can be written without running out. */
 	assert_int_equal(zr_fdata_allocate(f, 0, 10 * 4096, 0), 0);
-	zr_store_get_stats(e.store, &st);
+	sstats(e.store, &st);
 	assert_int_equal(st.orig_data_size, 10 * 4096);
 	fill_random(m, 4096);
 	wr(f, m, 4096, 9 * 4096);
@@ -529,19 +552,19 @@ static void test_sparse_table(void **state)
 
 	fill_text(b, sizeof(b));
 	assert_int_equal(zr_fdata_truncate(f, ZR_MAX_FILE_SIZE), 0);
-	zr_store_get_stats(e.store, &st);
+	sstats(e.store, &st);
 	assert_int_equal(st.table_bytes, 0);
 	wr(f, b, 4096, ZR_MAX_FILE_SIZE - 4096);
 	wr(f, b, 4096, 0);
 	wr(f, b, 4096, 1ULL << 30);
-	zr_store_get_stats(e.store, &st);
+	sstats(e.store, &st);
 	assert_true(st.table_bytes < 16 * KIB);
 	assert_int_equal(zr_fdata_seek(f, 4096, 0), 1ULL << 30);
 	assert_int_equal(zr_fdata_seek(f, (1ULL << 30) + 1, 0), (1ULL << 30) + 1);
 	assert_int_equal(zr_fdata_seek(f, (1ULL << 30) + 4096, 0), ZR_MAX_FILE_SIZE - 4096);
 	expect_zero(f, ZR_MAX_FILE_SIZE - 8192, 4096);
 	assert_int_equal(zr_fdata_punch_hole(f, 0, ZR_MAX_FILE_SIZE), 0);
-	zr_store_get_stats(e.store, &st);
+	sstats(e.store, &st);
 	assert_int_equal(st.table_bytes, 0);
 	assert_int_equal(st.chunks, 0);
 	zr_fdata_destroy(f);
@@ -569,7 +592,7 @@ static void test_enospc(void **state)
 	assert_int_equal(zr_fdata_size(g), 2 * 4096);
 	assert_int_equal(zr_fdata_write(g, m, 100, 2 * 4096), -ENOSPC);
 	assert_int_equal(zr_fdata_size(g), 2 * 4096);
-	zr_store_get_stats(e.store, &st);
+	sstats(e.store, &st);
 	assert_int_equal(st.orig_data_size, 5 * 4096);
 	assert_int_equal(st.enospc_events, 2);
 	assert_int_equal(st.failed_writes, 2);
@@ -581,7 +604,7 @@ static void test_enospc(void **state)
 	/* zero_range over the limit: nothing changed. */
 	assert_int_equal(zr_fdata_zero_range(g, 0, 8 * 4096, 0), -ENOSPC);
 	assert_int_equal(zr_fdata_size(g), 2 * 4096);
-	zr_store_get_stats(e.store, &st);
+	sstats(e.store, &st);
 	assert_int_equal(st.orig_data_size, 5 * 4096);
 	/* Freeing space lets writes through again. */
 	assert_int_equal(zr_store_size_limit(e.store), 5 * 4096);
@@ -606,12 +629,12 @@ static void test_arena_failure(void **state)
 	struct zr_store_stats st, st2;
 
 	e.arena = zr_arena_create(&ac);
-	sc = (struct zr_store_config){12, LZ4, 0, e.arena};
+	sc = (struct zr_store_config){12, LZ4, 0, e.arena, 0, 0}; /* inline */
 	e.store = zr_store_create(&sc);
 	f = zr_fdata_create(e.store);
 	fill_text(m, sizeof(m));
 	wr(f, m, sizeof(m), 0);
-	zr_store_get_stats(e.store, &st);
+	sstats(e.store, &st);
 	fill_text(p, 4096);
 	fill_random(p + 4096, 4096);
 	assert_int_equal(zr_fdata_write(f, p, 2 * 4096, 0), 4096);
@@ -623,7 +646,7 @@ static void test_arena_failure(void **state)
 	/* Appending a chunk that cannot be stored leaves the size alone. */
 	assert_int_equal(zr_fdata_write(f, p + 4096, 4096, sizeof(m)), -ENOMEM);
 	assert_int_equal(zr_fdata_size(f), sizeof(m));
-	zr_store_get_stats(e.store, &st2);
+	sstats(e.store, &st2);
 	assert_int_equal(st2.failed_writes, st.failed_writes + 4);
 	assert_int_equal(st2.enospc_events, 0);
 	assert_int_equal(st2.orig_data_size, sizeof(m));
@@ -635,21 +658,25 @@ static void test_arena_failure(void **state)
 /* The arena's cap: -ENOSPC, counted, nothing changed. */
 static void test_arena_cap(void **state)
 {
-	struct env e = env_new(12, LZ4, 0);
-	struct zr_fdata *f = zr_fdata_create(e.store);
+	struct env e;
+	struct zr_fdata *f;
 	uint8_t m[2 * 4096], p[4096];
 	struct zr_store_stats st;
 	struct zr_arena_stats as;
 
+	if (g_workers)
+		skip(); /* errors come at sync: test_worker_failure */
+	e = env_new(12, LZ4, 0);
+	f = zr_fdata_create(e.store);
 	fill_text(m, sizeof(m));
 	wr(f, m, sizeof(m), 0);
-	zr_arena_get_stats(e.arena, &as);
+	astats(&e, &as);
 	zr_arena_set_cap(e.arena, 1);
 	fill_random(p, sizeof(p));
 	assert_int_equal(zr_fdata_write(f, p, 4096, 4096 * 10), -ENOSPC);
 	assert_int_equal(zr_fdata_write(f, p, 100, 4096 + 5), -ENOSPC);
 	expect(f, m, sizeof(m));
-	zr_store_get_stats(e.store, &st);
+	sstats(e.store, &st);
 	assert_int_equal(st.enospc_events, 2);
 	assert_int_equal(st.orig_data_size, sizeof(m));
 	/* Same-filled chunks need no arena memory. */
@@ -682,7 +709,7 @@ static void test_bad_config(void **state)
 {
 	struct zr_arena_config ac = {.max_object = MIB, .cap_bytes = 0};
 	struct zr_arena *a = zr_arena_create(&ac);
-	struct zr_store_config c = {11, LZ4, 0, a};
+	struct zr_store_config c = {11, LZ4, 0, a, 0, 0};
 
 	assert_null(zr_store_create(&c));
 	c.chunk_shift = 21;
@@ -718,11 +745,11 @@ static void test_copy(void **state)
 	/* Aligned, whole chunks: records cloned. */
 	fill_random(dm, 8 * 4096);
 	wr(d, dm, 8 * 4096, 0);
-	zr_arena_get_stats(e.arena, &a0);
+	astats(&e, &a0);
 	assert_int_equal(zr_fdata_copy(d, 4096, s, 0, 10 * 4096), (ssize_t)size);
 	memcpy(dm + 4096, m, size);
 	expect(d, dm, 8 * 4096);
-	zr_arena_get_stats(e.arena, &a1);
+	astats(&e, &a1);
 	assert_true(a1.objects <= a0.objects + 2);
 	assert_int_equal(zr_fdata_seek(d, 4 * 4096, 1), 4 * 4096); /* hole copied */
 	check_consistent(&e);
@@ -829,7 +856,7 @@ static void test_stats(void **state)
 		memset(b + 8192, i, 4096);
 		wr(f[i], b, sizeof(b) - (size_t)i * 1000, (uint64_t)i * 10000);
 	}
-	zr_store_get_stats(e.store, &st);
+	sstats(e.store, &st);
 	for (int i = 0; i < 4; i++) {
 		orig += fstats(f[i]).orig_bytes;
 		compr += fstats(f[i]).compr_bytes;
@@ -1013,7 +1040,7 @@ static void model_run(unsigned shift, unsigned chunks, int iters)
 					fail_msg("iter %d: first difference at %llu", it,
 						 (unsigned long long)i);
 		}
-		zr_store_get_stats(e.store, &st);
+		sstats(e.store, &st);
 		assert_int_equal(st.orig_data_size, zr_fdata_stored_bytes(f));
 		assert_true(st.orig_data_size <= m.size);
 		check_consistent(&e);
@@ -1155,6 +1182,288 @@ static void test_threads(void **state)
 	env_free(&e);
 }
 
+
+/* ---------------------------------------------------------------------
+ * Workers: staging, versions, races, the staging bound
+ * ------------------------------------------------------------------- */
+
+static struct env env_workers(unsigned shift, struct zr_codec_spec codec, unsigned workers,
+			      uint64_t staging)
+{
+	struct zr_arena_config ac = {.max_object = MIB, .cap_bytes = 0};
+	struct zr_store_config sc;
+	struct env e;
+
+	e.arena = zr_arena_create(&ac);
+	assert_non_null(e.arena);
+	sc = (struct zr_store_config){shift, codec, 0, e.arena, workers, staging};
+	e.store = zr_store_create(&sc);
+	assert_non_null(e.store);
+	assert_int_equal(zr_store_start(e.store), 0);
+	return e;
+}
+
+/* Reads right after writes (chunks dirty or being compressed) see the
+ * newest bytes; after a sync nothing is dirty and the figures add up. */
+static void test_dirty_reads(void **state)
+{
+	enum { SIZE = 8 * MIB };
+	struct env e = env_workers(16, ZSTD, 2, 2 * MIB);
+	struct zr_fdata *f = zr_fdata_create(e.store);
+	uint8_t *m = malloc(SIZE), *b = malloc(SIZE);
+	struct zr_store_stats st;
+
+	fill_text(m, SIZE);
+	for (int round = 0; round < 3; round++) {
+		for (uint64_t off = 0; off < SIZE; off += 300 * KIB) {
+			size_t n = (size_t)(SIZE - off < 300 * KIB ? SIZE - off : 300 * KIB);
+
+			fill_text(m + off, n / 3);
+			wr(f, m + off, n, off);
+			assert_int_equal(zr_fdata_read(f, b, n, off), (ssize_t)n);
+			assert_memory_equal(b, m + off, n);
+		}
+		expect(f, m, SIZE);
+	}
+	assert_int_equal(zr_fdata_sync(f), 0);
+	sstats(e.store, &st);
+	assert_int_equal(st.dirty_chunks, 0);
+	assert_int_equal(st.staging_bytes, 0);
+	assert_int_equal(st.chunks, SIZE / 65536);
+	assert_int_equal(st.orig_data_size, SIZE);
+	assert_true(st.pool_jobs_done >= SIZE / 65536);
+	assert_int_equal(st.pool_queued + st.pool_running, 0);
+	expect(f, m, SIZE);
+	zr_fdata_destroy(f);
+	free(m);
+	free(b);
+	env_free(&e);
+}
+
+/* Many threads hammer one chunk while workers compress it: each thread owns
+ * a 4 KiB slice and rewrites it with a rising tag; a write is never lost,
+ * so the end state is every thread's last write. */
+struct hammer {
+	struct zr_fdata *f;
+	unsigned id, iters;
+};
+
+static void hammer_fill(uint8_t *b, unsigned id, unsigned tag)
+{
+	for (unsigned i = 0; i < 4096; i += 4) {
+		uint32_t v = (id << 24) ^ (tag * 2654435761u) ^ (i / 64);
+
+		memcpy(b + i, &v, 4);
+	}
+}
+
+static void *hammer_main(void *arg)
+{
+	struct hammer *h = arg;
+	uint8_t b[4096];
+
+	for (unsigned t = 1; t <= h->iters; t++) {
+		hammer_fill(b, h->id, t);
+		assert_int_equal(zr_fdata_write(h->f, b, sizeof(b), h->id * 4096ull), 4096);
+	}
+	return NULL;
+}
+
+static void test_overwrite_during_compress(void **state)
+{
+	enum { T = 8 };
+	struct env e = env_workers(16, ZSTD, 2, 0);
+	struct zr_fdata *f = zr_fdata_create(e.store);
+	struct hammer h[T];
+	pthread_t th[T];
+	uint8_t want[4096], got[4096], whole[T * 4096];
+	unsigned iters = quick() ? 300 : 3000;
+
+	for (unsigned i = 0; i < T; i++) {
+		h[i] = (struct hammer){f, i, iters};
+		pthread_create(&th[i], NULL, hammer_main, &h[i]);
+	}
+	/* Meanwhile: whole-chunk overwrites by this thread, kept below the
+	 * slices' final state by writing first. */
+	for (unsigned i = 0; i < T; i++)
+		pthread_join(th[i], NULL);
+	for (unsigned i = 0; i < T; i++) {
+		hammer_fill(want, i, iters);
+		assert_int_equal(zr_fdata_read(f, got, 4096, i * 4096ull), 4096);
+		assert_memory_equal(got, want, 4096);
+	}
+	assert_int_equal(zr_fdata_sync(f), 0);
+	assert_int_equal(zr_fdata_read(f, whole, sizeof(whole), 0), (ssize_t)sizeof(whole));
+	for (unsigned i = 0; i < T; i++) {
+		hammer_fill(want, i, iters);
+		assert_memory_equal(whole + i * 4096, want, 4096);
+	}
+	/* Serialized last writer of the whole chunk wins. */
+	for (unsigned t = 0; t < 200; t++) {
+		fill_text(whole, sizeof(whole));
+		wr(f, whole, sizeof(whole), 0);
+	}
+	expect(f, whole, sizeof(whole));
+	assert_int_equal(zr_fdata_sync(f), 0);
+	expect(f, whole, sizeof(whole));
+	zr_fdata_destroy(f);
+	env_free(&e);
+}
+
+/* Truncate, punch, zero-range and copy race with writers and workers; then
+ * files are destroyed with work still queued.  env_free() checks that no
+ * object, stage or count is left behind. */
+struct racer {
+	struct zr_fdata *f;
+	unsigned seed, iters, kind;
+};
+
+static void *racer_main(void *arg)
+{
+	struct racer *r = arg;
+	uint8_t *b = malloc(256 * KIB);
+
+	rng_state ^= r->seed * 0x9e3779b97f4a7c15ULL;
+	fill_text(b, 256 * KIB);
+	for (unsigned i = 0; i < r->iters; i++) {
+		uint64_t off = rng() % (2 * MIB), len = 1 + rng() % (256 * KIB);
+
+		switch (r->kind == 0 ? 0 : rng() % 4) {
+		case 0:
+			assert_true(zr_fdata_write(r->f, b, len, off) > 0);
+			break;
+		case 1:
+			assert_int_equal(zr_fdata_truncate(r->f, off), 0);
+			break;
+		case 2:
+			assert_int_equal(zr_fdata_punch_hole(r->f, off, len), 0);
+			break;
+		default:
+			assert_int_equal(zr_fdata_zero_range(r->f, off, len, 1), 0);
+			break;
+		}
+	}
+	free(b);
+	return NULL;
+}
+
+static void test_races(void **state)
+{
+	enum { R = 4 };
+	struct env e = env_workers(16, LZ4, 2, 1 * MIB);
+	unsigned iters = quick() ? 100 : 600;
+
+	for (int round = 0; round < 4; round++) {
+		struct zr_fdata *f = zr_fdata_create(e.store);
+		struct racer r[R];
+		pthread_t th[R];
+		uint8_t *a = malloc(2 * MIB + 256 * KIB), *b = malloc(2 * MIB + 256 * KIB);
+		uint64_t size;
+
+		for (unsigned i = 0; i < R; i++) {
+			r[i] = (struct racer){f, i + 1 + round * R, iters, i % 2};
+			pthread_create(&th[i], NULL, racer_main, &r[i]);
+		}
+		for (unsigned i = 0; i < R; i++)
+			pthread_join(th[i], NULL);
+		/* Reads before and after the sync agree. */
+		size = zr_fdata_size(f);
+		assert_int_equal(zr_fdata_read(f, a, size, 0), (ssize_t)size);
+		if (round % 2)
+			assert_int_equal(zr_fdata_sync(f), 0);
+		else
+			zr_store_sync(e.store);
+		assert_int_equal(zr_fdata_read(f, b, size, 0), (ssize_t)size);
+		assert_memory_equal(a, b, size);
+		check_consistent(&e);
+		/* Destroy right after a burst: queued work is discarded. */
+		wr(f, a, 2 * MIB, 0);
+		zr_fdata_destroy(f);
+		free(a);
+		free(b);
+	}
+	env_free(&e);
+}
+
+/* Staging never holds more than its bound, writers wait instead of failing,
+ * and every byte arrives. */
+static _Atomic int watch_staging;
+
+static void *staging_watcher(void *arg)
+{
+	struct zr_store *s = arg;
+	struct zr_store_stats st;
+
+	while (atomic_load(&watch_staging)) {
+		zr_store_get_stats(s, &st);
+		assert_true(st.staging_bytes <= st.staging_limit + st.staging_limit / 8);
+		assert_true(st.dirty_chunks * 65536 <= st.staging_limit);
+		usleep(200);
+	}
+	return NULL;
+}
+
+static void test_staging_bound(void **state)
+{
+	enum { SIZE = 16 * MIB };
+	struct env e = env_workers(16, ZSTD, 1, 1 * MIB);
+	struct zr_fdata *f = zr_fdata_create(e.store);
+	uint8_t *m = malloc(SIZE);
+	struct zr_store_stats st;
+	pthread_t wt;
+
+	fill_text(m, SIZE);
+	atomic_store(&watch_staging, 1);
+	pthread_create(&wt, NULL, staging_watcher, e.store);
+	for (uint64_t off = 0; off < SIZE; off += MIB)
+		wr(f, m + off, MIB, off);
+	expect(f, m, SIZE);
+	atomic_store(&watch_staging, 0);
+	pthread_join(wt, NULL);
+	zr_store_get_stats(e.store, &st);
+	assert_int_equal(st.staging_limit, 1 * MIB);
+	assert_true(st.writer_waits > 0);
+	assert_int_equal(zr_fdata_sync(f), 0);
+	sstats(e.store, &st);
+	assert_int_equal(st.dirty_chunks, 0);
+	assert_int_equal(st.staging_bytes, 0);
+	expect(f, m, SIZE);
+	zr_fdata_destroy(f);
+	free(m);
+	env_free(&e);
+}
+
+/* A worker that cannot store a chunk (arena cap) keeps it dirty and
+ * readable, reports the error once at the next sync, and a later write
+ * retries it; with every stage stuck, writers fall back to inline. */
+static void test_worker_failure(void **state)
+{
+	struct env e = env_workers(12, LZ4, 1, 1 * MIB);
+	struct zr_fdata *f = zr_fdata_create(e.store);
+	uint8_t m[8 * 4096];
+	struct zr_store_stats st;
+
+	fill_random(m, sizeof(m));
+	zr_arena_set_cap(e.arena, 1);
+	wr(f, m, sizeof(m), 0);
+	assert_int_equal(zr_fdata_sync(f), -ENOSPC);
+	assert_int_equal(zr_fdata_sync(f), 0); /* reported once */
+	expect(f, m, sizeof(m));
+	zr_store_get_stats(e.store, &st);
+	assert_true(st.failed_writes > 0);
+	assert_int_equal(st.dirty_chunks, 8);
+	zr_arena_set_cap(e.arena, 0);
+	m[5] ^= 1;
+	wr(f, m, 4096, 0); /* retried */
+	assert_int_equal(zr_fdata_sync(f), 0);
+	zr_store_get_stats(e.store, &st);
+	assert_int_equal(st.dirty_chunks, 7);
+	assert_int_equal(zr_fdata_truncate(f, 4096), 0); /* frees stuck stages */
+	expect(f, m, 4096);
+	zr_fdata_destroy(f);
+	env_free(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1185,5 +1494,18 @@ int main(void)
 	    cmocka_unit_test(test_threads),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int failed = cmocka_run_group_tests_name("inline (workers=0)", tests, NULL, NULL);
+
+	const struct CMUnitTest wtests[] = {
+	    cmocka_unit_test(test_dirty_reads),
+	    cmocka_unit_test(test_overwrite_during_compress),
+	    cmocka_unit_test(test_races),
+	    cmocka_unit_test(test_staging_bound),
+	    cmocka_unit_test(test_worker_failure),
+	};
+
+	g_workers = 2;
+	failed += cmocka_run_group_tests_name("workers=2", tests, NULL, NULL);
+	failed += cmocka_run_group_tests_name("staging and workers", wtests, NULL, NULL);
+	return failed;
 }

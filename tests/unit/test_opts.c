@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "zramfs/chunk.h"
 #include "zramfs/opts.h"
 
 #include <errno.h>
@@ -37,6 +38,8 @@ static void test_defaults(void **state)
 	assert_int_equal(o.root_uid, 1000);
 	assert_int_equal(o.writeback_cache, 1);
 	assert_true(o.nr_inodes > 0);
+	assert_true(o.workers >= 1 && o.workers <= ZR_MAX_WORKERS);
+	assert_int_equal(o.staging, RAM / 64 < ZR_STAGING_DEFAULT ? RAM / 64 : ZR_STAGING_DEFAULT);
 }
 
 static void test_sizes(void **state)
@@ -93,6 +96,12 @@ static void test_each_option(void **state)
 	assert_int_equal(o.max_threads, 8);
 	assert_int_equal(apply(&o, "max_background=128", err), 0);
 	assert_int_equal(o.max_background, 128);
+	assert_int_equal(apply(&o, "workers=0", err), 0);
+	assert_int_equal(o.workers, 0);
+	assert_int_equal(apply(&o, "workers=256", err), 0);
+	assert_int_equal(o.workers, 256);
+	assert_int_equal(apply(&o, "staging=16M", err), 0);
+	assert_int_equal(o.staging, 16u << 20);
 }
 
 static void expect_reject(const char *kv, const char *name_in_msg)
@@ -126,6 +135,12 @@ static void test_rejections(void **state)
 	expect_reject("wbcache=maybe", "wbcache");
 	expect_reject("max_threads=1", "max_threads");
 	expect_reject("max_background=0", "max_background");
+	expect_reject("workers=257", "workers");
+	expect_reject("workers=-1", "workers");
+	expect_reject("workers=", "workers");
+	expect_reject("staging=512K", "staging");
+	expect_reject("staging=2T", "staging");
+	expect_reject("staging=lots", "staging");
 }
 
 static void test_ownership(void **state)
