@@ -18,7 +18,15 @@ case_enospc() {
 	got=$(fsize "$m/big")
 	assert_le "$got" 8388608 "bytes accepted"
 	assert_gt "$got" 4000000 "bytes accepted before ENOSPC"
-	cmp -n "$got" "$W/big" "$m/big" || fail "data written before ENOSPC is damaged"
+	# Writeback sends several WRITEs at once, so the ones that lost the race
+	# for the last space can lie before ones that won: such ranges read as
+	# zeros (the loss was reported at close).  No byte may be wrong.
+	local wrong
+	wrong=$(cmp -l -n "$got" "$W/big" "$m/big" | awk '$3 != "0"' | wc -l)
+	assert_eq "$wrong" 0 "bytes stored with wrong contents"
+	local differ
+	differ=$(cmp -l -n "$got" "$W/big" "$m/big" | wc -l)
+	assert_le "$differ" $((got - 4000000)) "at least 4 MB stored intact"
 	cmp "$W/keep" "$m/keep" || fail "other file damaged by ENOSPC"
 	# freeing space makes room again
 	rm "$m/big"
