@@ -50,6 +50,7 @@ DAEMON    := $(BUILD)/zramfs
 TEST_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 TOOLS     := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
 
+.SECONDARY:
 .PHONY: fuzz all deps unit run-unit run-integration check check-asan check-tsan valgrind integration mount \
         install uninstall clean fuzz bench tools
 
@@ -112,13 +113,26 @@ mount: deps
 	./zramfs $(OPTS) $(MNT)
 	@echo "zramfs mounted on $(MNT); unmount with: fusermount3 -u $(MNT)"
 
+UNITDIR   ?= $(PREFIX)/lib/systemd/system
+EXAMPLEDIR ?= $(PREFIX)/share/zramfs
+# tmp.mount goes with the examples, not into UNITDIR: there it would shadow
+# systemd's own tmp.mount and change /tmp at the next boot.
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(EXAMPLEDIR)
 	install -m 755 $(DAEMON) $(DESTDIR)$(BINDIR)/zramfs
+	install -m 755 contrib/zramfs-stat $(DESTDIR)$(BINDIR)/zramfs-stat
 	install -m 644 zramfs.1 $(DESTDIR)$(MANDIR)/man1/zramfs.1
+	sed 's|@BINDIR@|$(BINDIR)|g' contrib/systemd/zramfs@.service \
+		>$(DESTDIR)$(UNITDIR)/zramfs@.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/zramfs@.service
+	install -m 644 contrib/systemd/tmp.mount contrib/fstab.example $(DESTDIR)$(EXAMPLEDIR)
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/zramfs $(DESTDIR)$(MANDIR)/man1/zramfs.1
+	rm -f $(DESTDIR)$(BINDIR)/zramfs $(DESTDIR)$(BINDIR)/zramfs-stat \
+		$(DESTDIR)$(MANDIR)/man1/zramfs.1 $(DESTDIR)$(UNITDIR)/zramfs@.service \
+		$(DESTDIR)$(EXAMPLEDIR)/tmp.mount $(DESTDIR)$(EXAMPLEDIR)/fstab.example
+	-rmdir $(DESTDIR)$(EXAMPLEDIR) 2>/dev/null
 
 # libFuzzer harnesses: fuzz/fuzz_NAME.c, built with clang against the lib
 # modules.  Run one: build/fuzz/fuzz_NAME -max_total_time=600 CORPUS_DIR

@@ -69,6 +69,8 @@ struct zr_fs *zr_fs_new(const struct zr_opts *opts)
 		.chunk_shift = opts->chunk_shift,
 		.codec = opts->codec,
 		.size_limit = opts->size,
+		.workers = opts->workers,
+		.staging_bytes = opts->staging,
 	};
 	struct zr_fs *fs = zr_calloc(1, sizeof(*fs));
 
@@ -155,11 +157,20 @@ static void zr_init(void *userdata, struct fuse_conn_info *conn)
 	if (zr_fs_start_housekeeper(fs))
 		fuse_log(FUSE_LOG_WARNING,
 			 "zramfs: cannot start housekeeping thread; automatic compaction is off\n");
+	/* Here, not in zr_fs_new(): threads must start after fuse_daemonize. */
+	if (zr_store_start(fs->store))
+		fuse_log(FUSE_LOG_WARNING,
+			 "zramfs: cannot start compression workers; compressing inline\n");
 }
 
+/* Unmount: finish the compression work first; zr_fs_free() then destroys
+ * the files, the store (joining the workers) and only then the arena. */
 static void zr_destroy(void *userdata)
 {
-	zr_fs_stop_housekeeper(userdata);
+	struct zr_fs *fs = userdata;
+
+	zr_store_sync(fs->store);
+	zr_fs_stop_housekeeper(fs);
 }
 
 /* ---- housekeeping --------------------------------------------------- */
@@ -348,6 +359,7 @@ static void zr_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 			fuse_reply_err(req, ENOMEM);
 			return;
 		}
+		zr_fs_inherit_policy(fs, zr_fs_inode(req, parent), data);
 	}
 	r = zr_ns_mknod(fs->ns, zr_fs_inode(req, parent), name, mode, rdev,
 			ctx->uid, ctx->gid, data, &ino, &st);

@@ -89,6 +89,7 @@ void zr_fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	zr_fs_inherit_policy(fs, zr_fs_inode(req, parent), data);
 	r = zr_ns_mknod(fs->ns, zr_fs_inode(req, parent), name,
 			(mode & 07777) | S_IFREG, 0, ctx->uid, ctx->gid, data,
 			&ino, &st);
@@ -157,10 +158,15 @@ void zr_fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_err(req, 0);
 }
 
+/* Data is never more durable than RAM; fsync waits until the file's
+ * staged chunks are compressed (so its figures are exact) and reports a
+ * store error a worker met since the last fsync. */
 void zr_fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		 struct fuse_file_info *fi)
 {
-	fuse_reply_err(req, 0);
+	struct zr_fdata *f = file_data(req, ino);
+
+	zr_reply_status(req, f ? zr_fdata_sync(f) : 0);
 }
 
 /* ---- fallocate, lseek, copy_file_range -------------------------------- */

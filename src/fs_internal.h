@@ -94,6 +94,8 @@ void zr_fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 void zr_fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size);
 void zr_fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
 void zr_fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
+/* A new file in dir gets dir's user.zramfs.comp policy, if it has one. */
+void zr_fs_inherit_policy(struct zr_fs *fs, struct zr_inode *dir, struct zr_fdata *f);
 
 /* Housekeeping thread (fs.c): automatic compaction and heap trimming. */
 int zr_fs_start_housekeeper(struct zr_fs *fs);

@@ -6,21 +6,49 @@
  * Virtual names are never listed, so cp -a, tar --xattrs and rsync -X copy
  * only real attributes out of (and into) a mount:
  *   user.zramfs.stats     read: global figures on the root, per-file
- *                         figures on a regular file; never writable (EPERM)
+ *                         figures on a regular file, subtree totals on
+ *                         another directory; never writable (EPERM)
  *   user.zramfs.compact   write "1" on the root: compact the arena now
- * Controls may be written by root or the user who mounted; anything else in
- * the user.zramfs. namespace cannot be set or removed (EPERM).
+ *   user.zramfs.mem_limit read/write on the root: the arena's hard cap
+ *                         (zr_parse_size syntax, 0 = none)
+ *   user.zramfs.comp      read/write/remove on a file: the codec of its
+ *                         future writes (remove: the mount's codec); on a
+ *                         directory: the policy its new files and
+ *                         subdirectories inherit (remove: none)
+ * Controls may be written by root or the user who mounted, a policy also by
+ * the inode's owner (EACCES otherwise); a bad value is EINVAL and changes
+ * nothing; anything else in the user.zramfs. namespace cannot be set or
+ * removed (EPERM) and reads as absent (ENODATA).
+ *
+ * Not built yet: user.zramfs.writeback (the spill tier does not exist) and
+ * user.zramfs.recompress (needs a chunk.c entry point that re-encodes a
+ * file's existing chunks); both are unknown names today.
+ *
+ * A directory's totals come from zr_ns_du(), cached per directory and
+ * reused while the namespace's change count and the store's finished
+ * background jobs are unchanged (src/ns_du.c explains why that is exact).
  */
 #include "fs_internal.h"
 #include "zramfs/mem.h"
 #include "zramfs/stats.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #define ZR_XATTR_PREFIX "user.zramfs."
 #define ZR_XATTR_STATS ZR_XATTR_PREFIX "stats"
 #define ZR_XATTR_COMPACT ZR_XATTR_PREFIX "compact"
+#define ZR_XATTR_MEM_LIMIT ZR_XATTR_PREFIX "mem_limit"
+#define ZR_XATTR_COMP ZR_XATTR_PREFIX "comp"
+
+/* Longest value a control or policy accepts ("18446744073709551615",
+ * "zstd:22", "512M\n"); longer is EINVAL. */
+#define ZR_CONTROL_VALUE_MAX 32
+
+/* Directory policy words (zr_ns_set_policy): a codec spec with a tag bit,
+ * so that every spec, "none" (id 0) included, is non-zero. */
+#define ZR_POLICY_CODEC (1u << 16)
 
 /* Largest stats text (bytes); the global text is about 1.5 KiB. */
 #define ZR_STATS_TEXT_MAX 8192
@@ -45,6 +73,9 @@ static int is_virtual(const char *name)
 static void gather_global(struct zr_fs *fs, struct zr_stats_global *g)
 {
 	memset(g, 0, sizeof(*g));
+	/* libfuse 3.14 gets no syncfs request: reading the mount's stats is
+	 * the sync point that makes them exact (no chunk left in staging). */
+	zr_store_sync(fs->store);
 	zr_store_get_stats(fs->store, &g->store);
 	zr_arena_get_stats(fs->arena, &g->arena);
 	zr_ns_get_stats(fs->ns, &g->ns);
@@ -52,6 +83,32 @@ static void gather_global(struct zr_fs *fs, struct zr_stats_global *g)
 	g->size_limit = zr_store_size_limit(fs->store);
 	g->chunk_size = 1u << fs->opts.chunk_shift;
 	g->codec = fs->opts.codec;
+}
+
+static void file_figures(void *payload, uint64_t fig[ZR_DU_FIGURES])
+{
+	struct zr_fdata_stats st;
+
+	zr_fdata_get_stats(payload, &st);
+	zr_stats_add_file(&st, fig);
+}
+
+/* A directory's subtree totals.  The sync makes them exact; the finished
+ * job count is the epoch that invalidates a cached result when background
+ * compression changed a file's figures without a touch. */
+static ssize_t format_tree(struct zr_fs *fs, struct zr_inode *dir, char *buf,
+			   size_t size)
+{
+	struct zr_store_stats ss;
+	struct zr_ns_du du;
+	int r;
+
+	zr_store_sync(fs->store);
+	zr_store_get_stats(fs->store, &ss);
+	r = zr_ns_du(fs->ns, dir, file_figures, ss.pool_jobs_done, &du);
+	if (r)
+		return r;
+	return (ssize_t)zr_stats_format_tree(&du, buf, size);
 }
 
 /* Formats the stats of ino into buf; returns the length, or -ENODATA. */
@@ -69,20 +126,67 @@ static ssize_t format_stats(struct zr_fs *fs, struct zr_inode *ino, char *buf,
 	if (f) {
 		struct zr_fdata_stats st;
 
+		/* the store-wide sync: zr_fdata_sync() would consume the
+		 * store error that fsync must report */
+		zr_store_sync(fs->store);
 		zr_fdata_get_stats(f, &st);
 		return (ssize_t)zr_stats_format_file(&st, buf, size);
 	}
+	if (S_ISDIR(zr_inode_type(ino)))
+		return format_tree(fs, ino, buf, size);
 	return -ENODATA;
+}
+
+/* The short value of a readable control or policy into buf; its length,
+ * or -ENODATA (unknown name, wrong inode, no policy set). */
+static int format_control(struct zr_fs *fs, struct zr_inode *ino,
+			  const char *name, char *buf, size_t size)
+{
+	struct zr_fdata *f = zr_inode_payload(ino);
+	struct zr_arena_stats as;
+	uint32_t policy;
+
+	if (!strcmp(name, ZR_XATTR_MEM_LIMIT) && ino == zr_ns_root(fs->ns)) {
+		zr_arena_get_stats(fs->arena, &as);
+		return snprintf(buf, size, "%llu", (unsigned long long)as.cap_bytes);
+	}
+	if (strcmp(name, ZR_XATTR_COMP))
+		return -ENODATA;
+	if (f)
+		return zr_codec_format(zr_fdata_get_codec(f), buf, size);
+	policy = zr_ns_get_policy(fs->ns, ino);
+	if (!(policy & ZR_POLICY_CODEC))
+		return -ENODATA;
+	return zr_codec_format((struct zr_codec_spec){ .id = (uint8_t)(policy >> 8),
+						       .level = (uint8_t)policy },
+			       buf, size);
+}
+
+/* Replies with a value: its size for a probe, ERANGE if size is short. */
+static void reply_value(fuse_req_t req, const char *buf, size_t n, size_t size,
+			size_t slack)
+{
+	if (size == 0)
+		fuse_reply_xattr(req, n + slack);
+	else if (n > size)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, buf, n);
 }
 
 static void get_virtual(fuse_req_t req, struct zr_inode *ino, const char *name,
 			size_t size)
 {
+	char small[ZR_CODEC_SPEC_MAX + ZR_CONTROL_VALUE_MAX];
 	char *buf;
 	ssize_t n;
 
 	if (strcmp(name, ZR_XATTR_STATS)) {
-		fuse_reply_err(req, ENODATA);	/* controls are write-only */
+		n = format_control(zr_fs_of(req), ino, name, small, sizeof(small));
+		if (n < 0)
+			zr_reply_status(req, (int)n);	/* compact is write-only */
+		else
+			reply_value(req, small, (size_t)n, size, 0);
 		return;
 	}
 	buf = zr_malloc(ZR_STATS_TEXT_MAX);
@@ -93,12 +197,8 @@ static void get_virtual(fuse_req_t req, struct zr_inode *ino, const char *name,
 	n = format_stats(zr_fs_of(req), ino, buf, ZR_STATS_TEXT_MAX);
 	if (n < 0)
 		zr_reply_status(req, (int)n);
-	else if (size == 0)
-		fuse_reply_xattr(req, (size_t)n + ZR_STATS_PROBE_SLACK);
-	else if ((size_t)n > size)
-		fuse_reply_err(req, ERANGE);
 	else
-		fuse_reply_buf(req, buf, (size_t)n);
+		reply_value(req, buf, (size_t)n, size, ZR_STATS_PROBE_SLACK);
 	zr_free(buf);
 }
 
@@ -107,6 +207,30 @@ static int may_control(fuse_req_t req)
 	uid_t uid = fuse_req_ctx(req)->uid;
 
 	return uid == 0 || uid == zr_fs_of(req)->owner;
+}
+
+/* Policy: root, the mount owner, or the inode's owner. */
+static int may_set_policy(fuse_req_t req, struct zr_inode *ino)
+{
+	struct stat st;
+
+	if (may_control(req))
+		return 1;
+	zr_ns_getattr(zr_fs_of(req)->ns, ino, &st);
+	return fuse_req_ctx(req)->uid == st.st_uid;
+}
+
+/* Copies a value into a C string, without one trailing newline (echo-style
+ * tools add it).  -EINVAL if empty, too long or holding a NUL. */
+static int value_string(const char *value, size_t size, char *out, size_t outsz)
+{
+	if (size && value[size - 1] == '\n')
+		size--;
+	if (size == 0 || size >= outsz || memchr(value, 0, size))
+		return -EINVAL;
+	memcpy(out, value, size);
+	out[size] = 0;
+	return 0;
 }
 
 static int value_is(const char *value, size_t size, const char *want)
@@ -119,19 +243,89 @@ static int value_is(const char *value, size_t size, const char *want)
 	return size == n && !memcmp(value, want, n);
 }
 
+static int set_mem_limit(struct zr_fs *fs, const char *value, size_t size)
+{
+	char s[ZR_CONTROL_VALUE_MAX];
+	uint64_t cap;
+
+	if (value_string(value, size, s, sizeof(s)) || zr_parse_size(s, &cap))
+		return -EINVAL;
+	zr_arena_set_cap(fs->arena, cap);
+	return 0;
+}
+
+/* Sets a file's codec or a directory's policy; spec NULL removes it (the
+ * mount's codec for a file, no policy for a directory). */
+static int apply_comp(struct zr_fs *fs, struct zr_inode *ino,
+		      const struct zr_codec_spec *spec)
+{
+	struct zr_fdata *f = zr_inode_payload(ino);
+
+	if (f) {
+		zr_fdata_set_codec(f, spec ? *spec : fs->opts.codec);
+		return 0;
+	}
+	return zr_ns_set_policy(fs->ns, ino,
+				spec ? ZR_POLICY_CODEC | (uint32_t)spec->id << 8 | spec->level
+				     : 0);
+}
+
+static int set_comp(struct zr_fs *fs, struct zr_inode *ino, const char *value,
+		    size_t size)
+{
+	char s[ZR_CONTROL_VALUE_MAX];
+	struct zr_codec_spec spec;
+
+	if (value_string(value, size, s, sizeof(s)) || zr_codec_parse(s, &spec))
+		return -EINVAL;
+	return apply_comp(fs, ino, &spec);
+}
+
+/* Only regular files and directories carry a policy. */
+static int has_policy(struct zr_inode *ino)
+{
+	return zr_inode_payload(ino) || S_ISDIR(zr_inode_type(ino));
+}
+
 static int set_virtual(fuse_req_t req, struct zr_inode *ino, const char *name,
 		       const char *value, size_t size)
 {
 	struct zr_fs *fs = zr_fs_of(req);
+	int root = ino == zr_ns_root(fs->ns);
 
-	if (strcmp(name, ZR_XATTR_COMPACT) || ino != zr_ns_root(fs->ns))
+	if (!strcmp(name, ZR_XATTR_COMP) && has_policy(ino)) {
+		if (!may_set_policy(req, ino))
+			return -EACCES;
+		return set_comp(fs, ino, value, size);
+	}
+	if (!root || (strcmp(name, ZR_XATTR_COMPACT) && strcmp(name, ZR_XATTR_MEM_LIMIT)))
 		return -EPERM;
 	if (!may_control(req))
 		return -EACCES;
+	if (!strcmp(name, ZR_XATTR_MEM_LIMIT))
+		return set_mem_limit(fs, value, size);
 	if (!value_is(value, size, "1"))
 		return -EINVAL;
 	zr_arena_compact(fs->arena);
 	return 0;
+}
+
+static int remove_virtual(fuse_req_t req, struct zr_inode *ino, const char *name)
+{
+	if (strcmp(name, ZR_XATTR_COMP) || !has_policy(ino))
+		return -EPERM;
+	if (!may_set_policy(req, ino))
+		return -EACCES;
+	return apply_comp(zr_fs_of(req), ino, NULL);
+}
+
+void zr_fs_inherit_policy(struct zr_fs *fs, struct zr_inode *dir, struct zr_fdata *f)
+{
+	uint32_t policy = zr_ns_get_policy(fs->ns, dir);
+
+	if (policy & ZR_POLICY_CODEC)
+		zr_fdata_set_codec(f, (struct zr_codec_spec){ .id = (uint8_t)(policy >> 8),
+							      .level = (uint8_t)policy });
 }
 
 void zr_fs_setxattr(fuse_req_t req, fuse_ino_t nodeid, const char *name,
@@ -213,7 +407,7 @@ void zr_fs_removexattr(fuse_req_t req, fuse_ino_t nodeid, const char *name)
 	if (is_unsupported(name))
 		r = -EOPNOTSUPP;
 	else if (is_virtual(name))
-		r = -EPERM;
+		r = remove_virtual(req, zr_fs_inode(req, nodeid), name);
 	else
 		r = zr_ns_removexattr(zr_fs_of(req)->ns, zr_fs_inode(req, nodeid),
 				      name);

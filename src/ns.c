@@ -39,6 +39,11 @@
  * entries; an inode in the tree has nlink > 0; an orphan has nlink == 0 and
  * nlookup > 0.
  *
+ * Change count.  ns->gen (an atomic) is bumped after every change under the
+ * tree write lock and every setattr or m/ctime touch; zr_ns_du()
+ * (ns_du.c) reuses a directory's cached subtree totals only while it
+ * is unchanged.
+ *
  * Timestamps follow tmpfs: creating sets all three on the new inode and
  * m/ctime on the directory; link/unlink/rename change the directories'
  * m/ctime and the inodes' ctime.  One clock read per operation.
@@ -85,6 +90,7 @@ struct zr_ns {
 	_Atomic uint64_t n_symlinks;
 	_Atomic uint64_t n_specials;
 	_Atomic uint64_t xattr_bytes;
+	_Atomic uint64_t gen;		/* changes, for zr_ns_du()'s cache */
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -162,6 +168,24 @@ static void nlookup_add(struct zr_inode *ino, uint64_t n)
 _Atomic uint64_t *zr_ns_xattr_counter(struct zr_ns *ns)
 {
 	return &ns->xattr_bytes;
+}
+
+pthread_rwlock_t *zr_ns_tree_lock(struct zr_ns *ns)
+{
+	return &ns->tree;
+}
+
+/* Something a subtree total may depend on changed: a name, or (through
+ * setattr and m/ctime touches) a file's data.  Release, after the change,
+ * pairs with the acquire in zr_ns_generation(). */
+static void changed(struct zr_ns *ns)
+{
+	atomic_fetch_add_explicit(&ns->gen, 1, memory_order_release);
+}
+
+uint64_t zr_ns_generation(struct zr_ns *ns)
+{
+	return atomic_load_explicit(&ns->gen, memory_order_acquire);
 }
 
 /* ------------------------------------------------------------ attributes */
@@ -258,6 +282,7 @@ int zr_ns_setattr(struct zr_ns *ns, struct zr_inode *ino, const struct stat *att
 	if (out)
 		stat_fill(ns, ino, out);
 	pthread_mutex_unlock(&ino->lock);
+	changed(ns);
 	return 0;
 }
 
@@ -288,6 +313,8 @@ void zr_ns_touch(struct zr_ns *ns, struct zr_inode *ino, unsigned what)
 	if (what & ZR_TOUCH_CTIME)
 		ino->ctime = now;
 	pthread_mutex_unlock(&ino->lock);
+	if (what & (ZR_TOUCH_MTIME | ZR_TOUCH_CTIME))
+		changed(ns);	/* data callers touch after changing it */
 }
 
 int zr_ns_readlink(struct zr_ns *ns, struct zr_inode *ino, char *buf, size_t size)
@@ -355,6 +382,7 @@ static struct zr_inode *inode_new(struct zr_ns *ns, const struct node_spec *spec
 static void inode_discard(struct zr_inode *ino)
 {
 	if (is_dir(ino)) {
+		zr_free(ino->u.dir->du);
 		zr_dir_fini(ino->u.dir);
 		zr_free(ino->u.dir);
 	}
@@ -614,6 +642,8 @@ static int create_locked(struct zr_ns *ns, struct zr_inode *dir, const char *nam
 		if (is_dir(ino))
 			ino->perm |= S_ISGID;
 	}
+	if (is_dir(ino))	/* not published yet: no lock of its own */
+		dir_of(ino)->policy = dir_of(dir)->policy;
 	pthread_mutex_unlock(&dir->lock);
 	err = dir_add(dir, name, len, ino, &ino->ctime);
 	if (err) {
@@ -644,6 +674,7 @@ static int node_create(struct zr_ns *ns, struct zr_inode *dir, const char *name,
 	err = create_locked(ns, dir, name, len, spec, &ino);
 	if (!err && st)
 		stat_locked(ns, ino, st);
+	changed(ns);
 	pthread_rwlock_unlock(&ns->tree);
 	if (!err && out)
 		*out = ino;
@@ -737,6 +768,7 @@ int zr_ns_link(struct zr_ns *ns, struct zr_inode *ino, struct zr_inode *dir,
 		return -EEXIST;
 	pthread_rwlock_wrlock(&ns->tree);
 	err = link_locked(ns, ino, dir, name, len, st);
+	changed(ns);
 	pthread_rwlock_unlock(&ns->tree);
 	return err;
 }
@@ -811,6 +843,7 @@ static int remove_name(struct zr_ns *ns, struct zr_inode *dir, const char *name,
 	}
 	pthread_rwlock_wrlock(&ns->tree);
 	err = remove_locked(ns, dir, name, len, want_dir);
+	changed(ns);
 	pthread_rwlock_unlock(&ns->tree);
 	return err;
 }
@@ -973,6 +1006,7 @@ int zr_ns_rename(struct zr_ns *ns, struct zr_inode *dir, const char *name,
 		return -EBUSY;
 	pthread_rwlock_wrlock(&ns->tree);
 	err = rename_locked(ns, &op, name, len, flags);
+	changed(ns);
 	pthread_rwlock_unlock(&ns->tree);
 	return err;
 }

@@ -80,6 +80,7 @@ struct zr_dirent {
  *           and binary-searchable by cookie; compacted when tombstones
  *           pass half of order_len
  *   parent  "..": the containing directory (the root's is itself)
+ *   policy, du  under the directory inode's lock (see ns.h and ns_du.c)
  */
 struct zr_dir {
 	struct zr_dirent **slots;
@@ -91,6 +92,16 @@ struct zr_dir {
 	uint32_t order_len;
 	uint32_t order_cap;
 	uint32_t tombs;
+	uint32_t policy;		/* [I] zr_ns_set_policy(); 0 = none */
+	struct zr_du_cache *du;		/* [I] last zr_ns_du() result, or NULL */
+};
+
+/* A directory's cached subtree totals and what they are valid for. */
+struct zr_du_cache {
+	uint64_t gen;			/* ns change count when computed */
+	uint64_t epoch;			/* the caller's epoch */
+	zr_du_fn fn;
+	struct zr_ns_du du;
 };
 
 /* ns_dir.c */
@@ -115,5 +126,6 @@ _Atomic uint64_t *zr_ns_xattr_counter(struct zr_ns *ns);
 
 /* ns.c */
 void zr_ns_now(struct timespec *ts);
+pthread_rwlock_t *zr_ns_tree_lock(struct zr_ns *ns);
 
 #endif /* ZRAMFS_NS_INT_H */

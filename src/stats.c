@@ -3,7 +3,9 @@
  * stats.c - formatting of user.zramfs.stats (see include/zramfs/stats.h).
  *
  * Ratios are printed with two decimals and are 0.00 when the divisor is 0;
- * everything else is an integer so scripts can parse it with one split.
+ * everything else is an integer (but "comp"), so scripts can parse it with
+ * one split.  Three texts: the mount (global counters), a file, and a
+ * directory (its subtree's totals, summed by zr_ns_du()).
  */
 #include "zramfs/stats.h"
 
@@ -93,6 +95,20 @@ static void put_arena(struct out *o, const struct zr_arena_stats *a)
 	put_u64(o, "arena_cap", a->cap_bytes);
 }
 
+/* Compression workers and staging (chunk.c's pool). */
+static void put_pool(struct out *o, const struct zr_store_stats *s)
+{
+	put_u64(o, "workers", s->workers);
+	put_u64(o, "dirty_chunks", s->dirty_chunks);
+	put_u64(o, "staging_bytes", s->staging_bytes);
+	put_u64(o, "staging_limit", s->staging_limit);
+	put_u64(o, "pool_queued", s->pool_queued);
+	put_u64(o, "pool_running", s->pool_running);
+	put_u64(o, "pool_jobs_done", s->pool_jobs_done);
+	put_u64(o, "pool_wakeups", s->pool_wakeups);
+	put_u64(o, "writer_waits", s->writer_waits);
+}
+
 size_t zr_stats_format_global(const struct zr_stats_global *g, char *buf, size_t size)
 {
 	struct out o = { buf, size, 0 };
@@ -110,6 +126,7 @@ size_t zr_stats_format_global(const struct zr_stats_global *g, char *buf, size_t
 	put_u64(&o, "failed_reads", g->store.failed_reads);
 	put_u64(&o, "failed_writes", g->store.failed_writes);
 	put_u64(&o, "enospc_events", g->store.enospc_events);
+	put_pool(&o, &g->store);
 	return finish(&o);
 }
 
@@ -129,5 +146,36 @@ size_t zr_stats_format_file(const struct zr_fdata_stats *f, char *buf, size_t si
 	put_u64(&o, "same_chunks", f->same_chunks);
 	put_u64(&o, "huge_chunks", f->huge_chunks);
 	put_u64(&o, "compressed_chunks", f->compressed_chunks);
+	return finish(&o);
+}
+
+void zr_stats_add_file(const struct zr_fdata_stats *f, uint64_t fig[ZR_DU_FIGURES])
+{
+	fig[ZR_FIG_SIZE] += f->size;
+	fig[ZR_FIG_ORIG] += f->orig_bytes;
+	fig[ZR_FIG_COMPR] += f->compr_bytes;
+	fig[ZR_FIG_CHUNKS] += f->chunks;
+	fig[ZR_FIG_SAME] += f->same_chunks;
+	fig[ZR_FIG_HUGE] += f->huge_chunks;
+	fig[ZR_FIG_COMPRESSED] += f->compressed_chunks;
+}
+
+size_t zr_stats_format_tree(const struct zr_ns_du *du, char *buf, size_t size)
+{
+	struct out o = { buf, size, 0 };
+	const uint64_t *fig = du->fig;
+
+	put_u64(&o, "files", du->files);
+	put_u64(&o, "dirs", du->dirs);
+	put_u64(&o, "symlinks", du->symlinks);
+	put_u64(&o, "specials", du->specials);
+	put_u64(&o, "size", fig[ZR_FIG_SIZE]);
+	put_u64(&o, "orig_data_size", fig[ZR_FIG_ORIG]);
+	put_u64(&o, "compr_data_size", fig[ZR_FIG_COMPR]);
+	put_ratio(&o, "compr_ratio", fig[ZR_FIG_ORIG], fig[ZR_FIG_COMPR]);
+	put_u64(&o, "chunks", fig[ZR_FIG_CHUNKS]);
+	put_u64(&o, "same_chunks", fig[ZR_FIG_SAME]);
+	put_u64(&o, "huge_chunks", fig[ZR_FIG_HUGE]);
+	put_u64(&o, "compressed_chunks", fig[ZR_FIG_COMPRESSED]);
 	return finish(&o);
 }

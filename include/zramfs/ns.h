@@ -172,4 +172,42 @@ int zr_ns_removexattr(struct zr_ns *ns, struct zr_inode *ino, const char *name);
 /* zr_ns_get_stats(): counters. */
 void zr_ns_get_stats(struct zr_ns *ns, struct zr_ns_stats *st);
 
+/* Directory policy: an opaque word the caller stores on a directory (the
+ * fs layer keeps a codec spec there); 0 means none.  A directory created
+ * inside one gets a copy of its policy at creation (later changes to the
+ * parent do not propagate).  Not an xattr: never listed or copied.
+ * zr_ns_set_policy(): 0, or -ENOTDIR.  zr_ns_get_policy(): 0 for a
+ * non-directory. */
+int zr_ns_set_policy(struct zr_ns *ns, struct zr_inode *dir, uint32_t policy);
+uint32_t zr_ns_get_policy(struct zr_ns *ns, struct zr_inode *dir);
+
+/* Subtree totals ("du").  fn adds a regular file's figures (whatever the
+ * caller keeps in its payload) into fig; it is called with the tree read
+ * lock held, so it may take the payload's locks but must not call back
+ * into the namespace.  A file with several names is counted under each
+ * (as du -l).  dirs counts the directory itself. */
+#define ZR_DU_FIGURES 8
+struct zr_ns_du {
+	uint64_t files;
+	uint64_t dirs;
+	uint64_t symlinks;
+	uint64_t specials;
+	uint64_t fig[ZR_DU_FIGURES];	/* sums of fn's figures */
+};
+typedef void (*zr_du_fn)(void *payload, uint64_t fig[ZR_DU_FIGURES]);
+
+/* zr_ns_du(): the totals over dir's subtree into *out.  The result is
+ * cached on the directory and reused while nothing changed: the cache is
+ * keyed on the namespace's change count (bumped by every create, link,
+ * unlink, rename, setattr and m/ctime touch: a caller that changes a
+ * payload's figures must touch its m/ctime afterwards), on fn and on the
+ * caller's epoch, a counter of payload changes the namespace cannot see
+ * (e.g. background compression finished).  A subdirectory with a valid
+ * cache is not walked again.  0, -ENOTDIR, or -ENOMEM (walk stack). */
+int zr_ns_du(struct zr_ns *ns, struct zr_inode *dir, zr_du_fn fn, uint64_t epoch,
+	     struct zr_ns_du *out);
+
+/* zr_ns_generation(): the change count zr_ns_du() keys its cache on. */
+uint64_t zr_ns_generation(struct zr_ns *ns);
+
 #endif /* ZRAMFS_NS_H */

@@ -26,6 +26,23 @@ struct zr_stats_global {
 	struct zr_codec_spec codec;
 };
 
+/* A directory's figures: zr_ns_du() totals whose fig[] slots hold the sums
+ * of zr_stats_add_file() over the regular files below it. */
+enum zr_stats_fig {
+	ZR_FIG_SIZE,		/* st_size */
+	ZR_FIG_ORIG,		/* orig_data_size */
+	ZR_FIG_COMPR,		/* compr_data_size */
+	ZR_FIG_CHUNKS,
+	ZR_FIG_SAME,
+	ZR_FIG_HUGE,
+	ZR_FIG_COMPRESSED,
+	ZR_FIG_COUNT
+};
+_Static_assert(ZR_FIG_COUNT <= ZR_DU_FIGURES, "zr_ns_du() has room for the figures");
+
+/* zr_stats_add_file(): adds one file's figures into fig (a zr_du_fn body). */
+void zr_stats_add_file(const struct zr_fdata_stats *f, uint64_t fig[ZR_DU_FIGURES]);
+
 /* zr_stats_mem_used_total(): every byte held for data: arena mappings and
  * metadata plus the counted heap (inodes, chunk tables, codec contexts,
  * request buffers). */
@@ -36,5 +53,8 @@ uint64_t zr_stats_mem_used_total(const struct zr_stats_global *g);
  * needs, excluding the NUL (so size 0 probes). */
 size_t zr_stats_format_global(const struct zr_stats_global *g, char *buf, size_t size);
 size_t zr_stats_format_file(const struct zr_fdata_stats *f, char *buf, size_t size);
+
+/* zr_stats_format_tree(): the same for a directory's subtree totals. */
+size_t zr_stats_format_tree(const struct zr_ns_du *du, char *buf, size_t size);
 
 #endif /* ZRAMFS_STATS_H */

@@ -3,9 +3,10 @@
  * test_ns.c - the namespace: every call and errno, link counts, lifetimes
  * (payload freed once, on the last of unlink and forget), the rename
  * matrix, readdir stability while the directory changes, readdirplus
- * lookup counts, xattrs, exact stats and memory, and a threaded mix for
- * TSan.  A few tests reach into ns_int.h to fake a link count near
- * ZR_LINK_MAX rather than make 65000 links.
+ * lookup counts, xattrs, exact stats and memory, subtree totals and their
+ * cache, directory policy words, and a threaded mix for TSan.  A few tests
+ * reach into ns_int.h to fake a link count near ZR_LINK_MAX rather than
+ * make 65000 links.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -1135,6 +1136,187 @@ static void test_stats_baseline(void **state)
 	assert_int_equal(zr_mem_meta_bytes(), mem0);
 }
 
+/* ------------------------------------------------------ du and policy */
+
+static _Atomic long du_calls;
+
+/* fig[0]: the payload's size; fig[1]: one per file. */
+static void du_fig(void *payload, uint64_t fig[ZR_DU_FIGURES])
+{
+	atomic_fetch_add(&du_calls, 1);
+	fig[0] += (uint64_t)*(int *)payload;
+	fig[1]++;
+}
+
+static struct zr_ns_du du_of(struct zr_ns *ns, struct zr_inode *dir, uint64_t epoch)
+{
+	struct zr_ns_du du;
+
+	assert_int_equal(zr_ns_du(ns, dir, du_fig, epoch, &du), 0);
+	return du;
+}
+
+static void test_du_totals(void **state)
+{
+	uint64_t mem0 = zr_mem_meta_bytes();
+	struct zr_ns *ns = new_ns(0);
+	struct zr_inode *root = zr_ns_root(ns), *a, *b, *f, *l, *p;
+	struct zr_ns_du du;
+	char name[32];
+
+	a = mkdir_(ns, root, "a");
+	b = mkdir_(ns, a, "b");
+	for (int i = 0; i < 10; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		f = mkfile(ns, i < 4 ? a : b, name);
+		*(int *)zr_inode_payload(f) = 1000 + i;
+		zr_ns_forget(ns, f, 1);
+	}
+	f = mkfile(ns, root, "top");
+	zr_ns_forget(ns, f, 1);
+	assert_int_equal(zr_ns_symlink(ns, b, "l", "t", 0, 0, &l, NULL), 0);
+	assert_int_equal(zr_ns_mknod(ns, a, "p", S_IFIFO | 0600, 0, 0, 0, NULL, &p, NULL), 0);
+
+	du = du_of(ns, b, 0);
+	assert_int_equal(du.files, 6);
+	assert_int_equal(du.dirs, 1);
+	assert_int_equal(du.symlinks, 1);
+	assert_int_equal(du.specials, 0);
+	assert_int_equal(du.fig[0], 1004 + 1005 + 1006 + 1007 + 1008 + 1009);
+	assert_int_equal(du.fig[1], 6);
+	du = du_of(ns, a, 0);
+	assert_int_equal(du.files, 10);
+	assert_int_equal(du.dirs, 2);
+	assert_int_equal(du.specials, 1);
+	assert_int_equal(du.fig[0], 10 * 1000 + 45);
+	du = du_of(ns, root, 0);
+	assert_int_equal(du.files, 11);
+	assert_int_equal(du.dirs, 3);
+	assert_int_equal(du.fig[0], 10 * 1000 + 45 + 100);
+	/* a hard link is counted under each name, as du -l */
+	f = lookup(ns, b, "f9");
+	assert_int_equal(zr_ns_link(ns, f, root, "f9b", NULL), 0);
+	zr_ns_forget(ns, f, 2);
+	du = du_of(ns, root, 0);
+	assert_int_equal(du.files, 12);
+	assert_int_equal(du.fig[0], 10 * 1000 + 45 + 100 + 1009);
+	/* not a directory */
+	assert_int_equal(zr_ns_du(ns, f, du_fig, 0, &du), -ENOTDIR);
+	zr_ns_forget(ns, l, 1);
+	zr_ns_forget(ns, p, 1);
+	zr_ns_destroy(ns);
+	assert_int_equal(zr_mem_meta_bytes(), mem0);	/* caches freed */
+}
+
+/* The cache answers while nothing changed; each kind of change, and the
+ * caller's epoch, makes the next call walk again. */
+static void test_du_cache(void **state)
+{
+	struct zr_ns *ns = new_ns(0);
+	struct zr_inode *root = zr_ns_root(ns), *a, *f, *g;
+	struct stat attr = { 0 };
+	struct zr_ns_du du;
+	long calls;
+	uint64_t gen;
+
+	a = mkdir_(ns, root, "a");
+	f = mkfile(ns, a, "f");
+	du = du_of(ns, a, 0);
+	calls = atomic_load(&du_calls);
+	du = du_of(ns, a, 0);
+	assert_int_equal(atomic_load(&du_calls), calls);	/* cached */
+	assert_int_equal(du.fig[0], 100);
+
+	/* a data change the caller signals with an m/ctime touch */
+	*(int *)zr_inode_payload(f) = 250;
+	gen = zr_ns_generation(ns);
+	zr_ns_touch(ns, f, ZR_TOUCH_MTIME | ZR_TOUCH_CTIME);
+	assert_true(zr_ns_generation(ns) > gen);
+	assert_int_equal(du_of(ns, a, 0).fig[0], 250);
+	/* an atime touch (a read) changes nothing */
+	gen = zr_ns_generation(ns);
+	zr_ns_touch(ns, f, ZR_TOUCH_ATIME);
+	assert_int_equal(zr_ns_generation(ns), gen);
+	/* setattr (truncate) */
+	*(int *)zr_inode_payload(f) = 7;
+	assert_int_equal(zr_ns_setattr(ns, f, &attr, ZR_SET_SIZE, NULL), 0);
+	assert_int_equal(du_of(ns, a, 0).fig[0], 7);
+	/* the caller's epoch (background work it finished) */
+	*(int *)zr_inode_payload(f) = 8;
+	assert_int_equal(du_of(ns, a, 0).fig[0], 7);	/* not told: cached */
+	assert_int_equal(du_of(ns, a, 1).fig[0], 8);
+	/* create, rename out, unlink */
+	g = mkfile(ns, a, "g");
+	assert_int_equal(du_of(ns, a, 1).files, 2);
+	assert_int_equal(zr_ns_rename(ns, a, "g", root, "g", 0), 0);
+	assert_int_equal(du_of(ns, a, 1).files, 1);
+	assert_int_equal(du_of(ns, root, 1).files, 2);
+	assert_int_equal(zr_ns_unlink(ns, root, "g"), 0);
+	assert_int_equal(du_of(ns, root, 1).files, 1);
+	/* a walk of the root reuses a's valid cache instead of descending */
+	du_of(ns, a, 1);
+	attr.st_mode = 0600;
+	assert_int_equal(zr_ns_setattr(ns, root, &attr, ZR_SET_MODE, NULL), 0);
+	du_of(ns, a, 1);
+	calls = atomic_load(&du_calls);
+	du = du_of(ns, root, 1);
+	assert_int_equal(atomic_load(&du_calls), calls);
+	assert_int_equal(du.files, 1);
+	assert_int_equal(du.dirs, 2);
+	zr_ns_forget(ns, g, 1);
+	zr_ns_forget(ns, f, 1);
+	zr_ns_forget(ns, a, 1);
+	zr_ns_destroy(ns);
+}
+
+/* A chain deeper than the walk's initial stack. */
+static void test_du_deep(void **state)
+{
+	struct zr_ns *ns = new_ns(0);
+	struct zr_inode *d = zr_ns_root(ns), *n;
+	struct zr_ns_du du;
+
+	for (int i = 0; i < 300; i++) {
+		n = mkdir_(ns, d, "d");
+		zr_ns_forget(ns, n, 1);
+		d = n;
+	}
+	n = mkfile(ns, d, "f");
+	zr_ns_forget(ns, n, 1);
+	du = du_of(ns, zr_ns_root(ns), 0);
+	assert_int_equal(du.dirs, 301);
+	assert_int_equal(du.files, 1);
+	assert_int_equal(du.fig[0], 100);
+	zr_ns_destroy(ns);
+}
+
+static void test_policy(void **state)
+{
+	struct zr_ns *ns = new_ns(0);
+	struct zr_inode *root = zr_ns_root(ns), *a, *old, *sub, *f;
+
+	a = mkdir_(ns, root, "a");
+	old = mkdir_(ns, a, "old");
+	assert_int_equal(zr_ns_get_policy(ns, a), 0);
+	assert_int_equal(zr_ns_set_policy(ns, a, 0x10109), 0);
+	assert_int_equal(zr_ns_get_policy(ns, a), 0x10109);
+	sub = mkdir_(ns, a, "sub");
+	assert_int_equal(zr_ns_get_policy(ns, sub), 0x10109);	/* inherited */
+	assert_int_equal(zr_ns_get_policy(ns, old), 0);	/* created before */
+	f = mkfile(ns, sub, "f");
+	assert_int_equal(zr_ns_set_policy(ns, f, 1), -ENOTDIR);
+	assert_int_equal(zr_ns_get_policy(ns, f), 0);
+	assert_int_equal(zr_ns_set_policy(ns, a, 0), 0);	/* cleared */
+	assert_int_equal(zr_ns_get_policy(ns, a), 0);
+	assert_int_equal(zr_ns_get_policy(ns, sub), 0x10109);	/* a copy */
+	assert_int_equal(zr_ns_listxattr(ns, a, NULL, 0), 0);	/* not an xattr */
+	zr_ns_forget(ns, f, 1);
+	zr_ns_forget(ns, sub, 1);
+	zr_ns_forget(ns, old, 1);
+	zr_ns_forget(ns, a, 1);
+	zr_ns_destroy(ns);
+}
+
 /* Destroy with everything still there: orphans, hard links, deep trees. */
 static void test_destroy_everything(void **state)
 {
@@ -1295,6 +1477,10 @@ int main(void)
 		cmocka_unit_test(test_big_dir),
 		cmocka_unit_test(test_xattr),
 		cmocka_unit_test(test_stats_baseline),
+		cmocka_unit_test(test_du_totals),
+		cmocka_unit_test(test_du_cache),
+		cmocka_unit_test(test_du_deep),
+		cmocka_unit_test(test_policy),
 		cmocka_unit_test(test_destroy_everything),
 		cmocka_unit_test(test_threads),
 	};

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* test_stats.c - the stats text: keys, values, ratios, size probing. */
+/* test_stats.c - the stats texts (mount, file, directory subtree): keys,
+ * values, ratios, size probing. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -84,11 +85,59 @@ static void test_probe_and_truncation(void **state)
 	assert_int_equal(value_of(big, "size"), 100);
 }
 
+static void test_tree(void **state)
+{
+	struct zr_fdata_stats f;
+	struct zr_ns_du du;
+	char buf[1024];
+	size_t n;
+
+	memset(&du, 0, sizeof(du));
+	memset(&f, 0, sizeof(f));
+	du.files = 2;
+	du.dirs = 3;
+	du.symlinks = 1;
+	f.size = 200000;
+	f.orig_bytes = 131072;
+	f.compr_bytes = 30000;
+	f.chunks = 3;
+	f.same_chunks = 1;
+	f.compressed_chunks = 2;
+	zr_stats_add_file(&f, du.fig);
+	f.size = 10;
+	f.orig_bytes = 10;
+	f.compr_bytes = 10;
+	f.chunks = 1;
+	f.same_chunks = 0;
+	f.huge_chunks = 1;
+	f.compressed_chunks = 0;
+	zr_stats_add_file(&f, du.fig);
+	n = zr_stats_format_tree(&du, buf, sizeof(buf));
+	assert_int_equal(n, strlen(buf));
+	assert_int_equal(zr_stats_format_tree(&du, NULL, 0), n);
+	assert_int_equal(value_of(buf, "files"), 2);
+	assert_int_equal(value_of(buf, "dirs"), 3);
+	assert_int_equal(value_of(buf, "symlinks"), 1);
+	assert_int_equal(value_of(buf, "specials"), 0);
+	assert_int_equal(value_of(buf, "size"), 200010);
+	assert_int_equal(value_of(buf, "orig_data_size"), 131082);
+	assert_int_equal(value_of(buf, "compr_data_size"), 30010);
+	assert_int_equal(value_of(buf, "chunks"), 4);
+	assert_int_equal(value_of(buf, "same_chunks"), 1);
+	assert_int_equal(value_of(buf, "huge_chunks"), 1);
+	assert_int_equal(value_of(buf, "compressed_chunks"), 2);
+	assert_non_null(strstr(buf, "compr_ratio 4.37\n"));	/* 131082 / 30010 */
+	memset(&du, 0, sizeof(du));
+	zr_stats_format_tree(&du, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "compr_ratio 0.00\n"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_global),
 		cmocka_unit_test(test_probe_and_truncation),
+		cmocka_unit_test(test_tree),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
