@@ -2287,3 +2287,74 @@ void zr_fdata_get_stats(struct zr_fdata *f, struct zr_fdata_stats *st)
 	st->codec = codec_load(f);
 	pthread_rwlock_unlock(&f->lock);
 }
+
+/* ---------------------------------------------------------------------
+ * Recompress
+ * ------------------------------------------------------------------- */
+
+/* recompress_chunk(): re-encode chunk idx with spec if that makes its
+ * object smaller (zram keeps a recompressed page only when it shrinks, for
+ * the same reason: a larger object would only cost memory).  Dirty and
+ * same-filled chunks are left alone: workers encode the former with the
+ * file's (new) codec, the latter cost nothing.  Exclusive lock held. */
+static int recompress_chunk(struct zr_fdata *f, uint64_t idx, struct zr_codec_spec spec,
+			    struct scratch *sc, uint64_t *saved)
+{
+	struct zr_chunk old = rec_get(f, idx), nr;
+	uint32_t ulen = rec_ulen(&old);
+	ssize_t n;
+	int ret;
+
+	if (!rec_has_obj(&old))
+		return 0;
+	if (rec_state(&old) == CS_COMPRESSED && rec_codec(&old) == spec.id &&
+	    spec.id == ZR_CODEC_LZ4)
+		return 0;	/* lz4 has one level: it cannot shrink */
+	ret = decode(f, &old, sc->plain);
+	if (ret)
+		return ret;
+	n = compress(spec, sc->plain, ulen, sc);
+	if (n < 0)
+		return (int)n;
+	if (n == 0 || (uint32_t)n >= old.u.obj.clen)
+		return 0;
+	memset(&nr, 0, sizeof(nr));
+	ret = obj_new(f->s, sc->comp, (uint32_t)n, &nr.u.obj.handle);
+	if (ret)
+		return ret;
+	nr.info = make_info(CS_COMPRESSED, spec.id, ulen);
+	nr.u.obj.clen = (uint32_t)n;
+	nr.tick = old.tick;
+	*saved += old.u.obj.clen - (uint32_t)n;
+	return install(f, idx, &old, &nr);
+}
+
+int zr_fdata_recompress(struct zr_fdata *f, struct zr_codec_spec spec, uint64_t *saved)
+{
+	struct scratch *sc = scratch_get(chunk_size(f));
+	uint64_t idx = 0;
+	int ret = 0;
+
+	*saved = 0;
+	if (!sc)
+		return -ENOMEM;
+	if (spec.id == ZR_CODEC_NONE)
+		return -EINVAL;
+	zr_fdata_set_codec(f, spec);
+	/* One chunk per hold of the lock: readers and writers of the file
+	 * wait for one chunk's encode at most, never for the whole file. */
+	for (;;) {
+		pthread_rwlock_wrlock(&f->lock);
+		idx = scan(f, idx, false);
+		if (idx == IDX_NONE || (idx << f->chunk_shift) >= fsize(f)) {
+			pthread_rwlock_unlock(&f->lock);
+			break;
+		}
+		ret = recompress_chunk(f, idx, spec, sc, saved);
+		pthread_rwlock_unlock(&f->lock);
+		if (ret)
+			break;
+		idx++;
+	}
+	return ret;
+}

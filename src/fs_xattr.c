@@ -20,9 +20,12 @@
  * nothing; anything else in the user.zramfs. namespace cannot be set or
  * removed (EPERM) and reads as absent (ENODATA).
  *
- * Not built yet: user.zramfs.writeback (the spill tier does not exist) and
- * user.zramfs.recompress (needs a chunk.c entry point that re-encodes a
- * file's existing chunks); both are unknown names today.
+ *   user.zramfs.recompress  write a codec on a regular file: set it as the
+ *                         file's codec and re-encode its stored chunks
+ *                         with it, keeping each only where it shrinks;
+ *                         the call returns when the file is done
+ * Not built yet: user.zramfs.writeback (the spill tier does not exist); it
+ * is an unknown name today.
  *
  * A directory's totals come from zr_ns_du(), cached per directory and
  * reused while the namespace's change count and the store's finished
@@ -41,6 +44,7 @@
 #define ZR_XATTR_COMPACT ZR_XATTR_PREFIX "compact"
 #define ZR_XATTR_MEM_LIMIT ZR_XATTR_PREFIX "mem_limit"
 #define ZR_XATTR_COMP ZR_XATTR_PREFIX "comp"
+#define ZR_XATTR_RECOMPRESS ZR_XATTR_PREFIX "recompress"
 
 /* Longest value a control or policy accepts ("18446744073709551615",
  * "zstd:22", "512M\n"); longer is EINVAL. */
@@ -281,6 +285,24 @@ static int set_comp(struct zr_fs *fs, struct zr_inode *ino, const char *value,
 	return apply_comp(fs, ino, &spec);
 }
 
+/* Recompresses a regular file's stored chunks; ctime changes so cached
+ * directory totals are recomputed. */
+static int recompress(struct zr_fs *fs, struct zr_inode *ino, const char *value,
+		      size_t size)
+{
+	char s[ZR_CONTROL_VALUE_MAX];
+	struct zr_codec_spec spec;
+	uint64_t saved;
+	int ret;
+
+	if (value_string(value, size, s, sizeof(s)) || zr_codec_parse(s, &spec) ||
+	    spec.id == ZR_CODEC_NONE)
+		return -EINVAL;
+	ret = zr_fdata_recompress(zr_inode_payload(ino), spec, &saved);
+	zr_ns_touch(fs->ns, ino, ZR_TOUCH_CTIME);
+	return ret;
+}
+
 /* Only regular files and directories carry a policy. */
 static int has_policy(struct zr_inode *ino)
 {
@@ -297,6 +319,11 @@ static int set_virtual(fuse_req_t req, struct zr_inode *ino, const char *name,
 		if (!may_set_policy(req, ino))
 			return -EACCES;
 		return set_comp(fs, ino, value, size);
+	}
+	if (!strcmp(name, ZR_XATTR_RECOMPRESS) && zr_inode_payload(ino)) {
+		if (!may_set_policy(req, ino))
+			return -EACCES;
+		return recompress(fs, ino, value, size);
 	}
 	if (!root || (strcmp(name, ZR_XATTR_COMPACT) && strcmp(name, ZR_XATTR_MEM_LIMIT)))
 		return -EPERM;

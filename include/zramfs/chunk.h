@@ -177,6 +177,13 @@ ssize_t zr_fdata_copy(struct zr_fdata *dst, uint64_t dst_off,
 void zr_fdata_set_codec(struct zr_fdata *f, struct zr_codec_spec spec);
 struct zr_codec_spec zr_fdata_get_codec(struct zr_fdata *f);
 
+/* zr_fdata_recompress(): set the file's codec to spec and re-encode every
+ * stored chunk with it, keeping a new object only where it is smaller (like
+ * zram's recompress).  Holds the file's lock one chunk at a time.  *saved
+ * gets the bytes of compressed data saved.  0, -EINVAL (spec none), -EIO (a
+ * corrupt chunk: the ones before it are done), -ENOMEM, -ENOSPC. */
+int zr_fdata_recompress(struct zr_fdata *f, struct zr_codec_spec spec, uint64_t *saved);
+
 /* zr_fdata_get_stats(): this file's figures. */
 void zr_fdata_get_stats(struct zr_fdata *f, struct zr_fdata_stats *st);
 

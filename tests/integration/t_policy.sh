@@ -227,3 +227,28 @@ case_permissions() {
 		fail "user reads another user's file policy"
 	chmod 755 "$ZMNT"
 }
+
+case_recompress() {
+	need_zramfs
+	text "$Z/rc" 2000000
+	truncate -s 3M "$Z/rc"			# a hole at the end stays a hole
+	sync
+	local sum before after
+	sum=$(md5sum <"$Z/rc")
+	before=$(zstat compr_data_size "$Z/rc")
+	setfattr -n user.zramfs.recompress -v zstd:19 "$Z/rc" || fail "recompress with zstd:19"
+	after=$(zstat compr_data_size "$Z/rc")
+	assert_lt "$after" "$before" "compressed bytes after recompress"
+	assert_eq "$(comp_of "$Z/rc")" "zstd:19" "recompress sets the file's codec"
+	assert_eq "$(zstat orig_data_size "$Z/rc")" 2000000 "the hole is not filled"
+	sync; echo 3 >/proc/sys/vm/drop_caches
+	assert_eq "$(md5sum <"$Z/rc")" "$sum" "contents after recompress"
+	# refused: none, garbage, a directory, another user's file
+	expect_errno EINVAL "$ZR" xset "$Z/rc" user.zramfs.recompress none
+	expect_errno EINVAL "$ZR" xset "$Z/rc" user.zramfs.recompress zstd:99
+	mkdir "$Z/rcdir"
+	expect_errno EPERM "$ZR" xset "$Z/rcdir" user.zramfs.recompress zstd:3
+	chmod 666 "$Z/rc"
+	expect_errno EACCES as_user "$U1" "$ZR" xset "$Z/rc" user.zramfs.recompress lz4
+	assert_eq "$(zstat compr_data_size "$Z/rc")" "$after" "refusals change nothing"
+}

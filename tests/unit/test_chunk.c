@@ -811,6 +811,44 @@ static void test_copy_shifts(void **state)
  * Codec policy and counters
  * ------------------------------------------------------------------- */
 
+/* recompress: stored chunks shrink under a stronger codec, contents and
+ * holes stay, raw and same chunks are left alone, figures stay exact. */
+static void test_recompress(void **state)
+{
+	struct env e = env_new(16, LZ4, 0);
+	struct zr_fdata *f = zr_fdata_create(e.store);
+	const size_t cs = 65536, n = 6 * cs;
+	uint8_t *m = calloc(1, n);
+	struct zr_codec_spec z19 = {ZR_CODEC_ZSTD, 19};
+	uint64_t before, saved;
+
+	fill_text(m, 3 * cs);			/* chunks 0-2: text */
+	fill_random(m + 3 * cs, cs);		/* chunk 3: raw */
+	fill_word(m + 4 * cs, cs, 0x2a2a2a2a2a2a2a2aULL); /* 4: same */
+	wr(f, m, 5 * cs, 0);
+	assert_int_equal(zr_fdata_truncate(f, n), 0); /* chunk 5: hole */
+	zr_fdata_sync(f);
+	before = fstats(f).compr_bytes;
+	assert_int_equal(zr_fdata_recompress(f, NONE, &saved), -EINVAL);
+	assert_int_equal(zr_fdata_recompress(f, z19, &saved), 0);
+	assert_true(saved > 0);
+	assert_int_equal(fstats(f).compr_bytes, before - saved);
+	assert_int_equal(fstats(f).compressed_chunks, 3);
+	assert_int_equal(fstats(f).huge_chunks, 1);
+	assert_int_equal(fstats(f).same_chunks, 1);
+	assert_int_equal(zr_fdata_get_codec(f).id, ZR_CODEC_ZSTD);
+	assert_int_equal(zr_fdata_seek(f, 5 * cs, 1), (int64_t)(5 * cs));
+	expect(f, m, n);
+	/* again with the same codec: nothing left to gain */
+	assert_int_equal(zr_fdata_recompress(f, z19, &saved), 0);
+	assert_int_equal(saved, 0);
+	expect(f, m, n);
+	check_consistent(&e);
+	zr_fdata_destroy(f);
+	free(m);
+	env_free(&e);
+}
+
 static void test_codec_switch(void **state)
 {
 	struct env e = env_new(16, ZSTD, 0);
@@ -1488,6 +1526,7 @@ int main(void)
 	    cmocka_unit_test(test_copy),
 	    cmocka_unit_test(test_copy_shifts),
 	    cmocka_unit_test(test_codec_switch),
+	    cmocka_unit_test(test_recompress),
 	    cmocka_unit_test(test_stats),
 	    cmocka_unit_test(test_model_4k),
 	    cmocka_unit_test(test_model_64k),
