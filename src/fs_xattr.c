@@ -371,22 +371,15 @@ void zr_fs_setxattr(fuse_req_t req, fuse_ino_t nodeid, const char *name,
 	fuse_reply_err(req, -r);
 }
 
-void zr_fs_getxattr(fuse_req_t req, fuse_ino_t nodeid, const char *name,
-		    size_t size)
+/* Replies with a stored attribute's value (name) or the name list (NULL),
+ * following getxattr's size protocol: size 0 asks for the length. */
+static void reply_stored(fuse_req_t req, struct zr_inode *ino, const char *name,
+			 size_t size)
 {
-	struct zr_fs *fs = zr_fs_of(req);
-	struct zr_inode *ino = zr_fs_inode(req, nodeid);
+	struct zr_ns *ns = zr_fs_of(req)->ns;
 	char *buf = NULL;
 	ssize_t n;
 
-	if (is_unsupported(name)) {
-		fuse_reply_err(req, EOPNOTSUPP);
-		return;
-	}
-	if (is_virtual(name)) {
-		get_virtual(req, ino, name, size);
-		return;
-	}
 	if (size) {
 		buf = zr_malloc(size);
 		if (!buf) {
@@ -394,7 +387,8 @@ void zr_fs_getxattr(fuse_req_t req, fuse_ino_t nodeid, const char *name,
 			return;
 		}
 	}
-	n = zr_ns_getxattr(fs->ns, ino, name, buf, size);
+	n = name ? zr_ns_getxattr(ns, ino, name, buf, size)
+		 : zr_ns_listxattr(ns, ino, buf, size);
 	if (n < 0)
 		zr_reply_status(req, (int)n);
 	else if (size == 0)
@@ -404,27 +398,25 @@ void zr_fs_getxattr(fuse_req_t req, fuse_ino_t nodeid, const char *name,
 	zr_free(buf);
 }
 
+void zr_fs_getxattr(fuse_req_t req, fuse_ino_t nodeid, const char *name,
+		    size_t size)
+{
+	struct zr_inode *ino = zr_fs_inode(req, nodeid);
+
+	if (is_unsupported(name)) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
+	if (is_virtual(name)) {
+		get_virtual(req, ino, name, size);
+		return;
+	}
+	reply_stored(req, ino, name, size);
+}
+
 void zr_fs_listxattr(fuse_req_t req, fuse_ino_t nodeid, size_t size)
 {
-	struct zr_fs *fs = zr_fs_of(req);
-	char *buf = NULL;
-	ssize_t n;
-
-	if (size) {
-		buf = zr_malloc(size);
-		if (!buf) {
-			fuse_reply_err(req, ENOMEM);
-			return;
-		}
-	}
-	n = zr_ns_listxattr(fs->ns, zr_fs_inode(req, nodeid), buf, size);
-	if (n < 0)
-		zr_reply_status(req, (int)n);
-	else if (size == 0)
-		fuse_reply_xattr(req, (size_t)n);
-	else
-		fuse_reply_buf(req, buf, (size_t)n);
-	zr_free(buf);
+	reply_stored(req, zr_fs_inode(req, nodeid), NULL, size);
 }
 
 void zr_fs_removexattr(fuse_req_t req, fuse_ino_t nodeid, const char *name)
