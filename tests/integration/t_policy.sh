@@ -163,7 +163,7 @@ case_bad_values_change_nothing() {
 	expect_errno EPERM "$ZR" xset "$Z/d" user.zramfs.mem_limit 1M
 	expect_errno EPERM "$ZR" xset "$Z/f" user.zramfs.compact 1
 	expect_errno EPERM "$ZR" xset "$ZMNT" user.zramfs.writeback 1
-	expect_errno EPERM "$ZR" xset "$Z/f" user.zramfs.recompress zstd:19
+	expect_errno EPERM "$ZR" xset "$Z/d" user.zramfs.recompress zstd:19
 	expect_errno ENODATA "$ZR" xget "$ZMNT" user.zramfs.writeback 100
 	expect_errno ENODATA "$ZR" xget "$ZMNT" user.zramfs.compact 100
 	expect_errno ENODATA "$ZR" xget "$Z/d" user.zramfs.mem_limit 100
