@@ -1429,6 +1429,11 @@ void zr_arena_set_cap(struct zr_arena *a, uint64_t cap_bytes)
 	atomic_store_explicit(&a->cap, cap_bytes, RELAXED);
 }
 
+uint64_t zr_arena_used_bytes(struct zr_arena *a)
+{
+	return ctr_get(&a->mapped) + ctr_get(&a->meta);
+}
+
 void zr_arena_get_stats(struct zr_arena *a, struct zr_arena_stats *st)
 {
 	memset(st, 0, sizeof(*st));

@@ -5,9 +5,11 @@
  *
  * The chunk record (struct zr_chunk, 16 bytes, as zram's per-slot meta):
  *
- *	info	 32 bits: state (2) | codec id (2) | spare (7) | ulen (21)
- *	tick	 32 bits: reserved for the writeback tier's last-access tick
- *	u.obj	 handle (32) + clen (32)  for COMPRESSED and RAW
+ *	info	 32 bits: state (2) | codec id (2) | dirty (1) | spilled (1) |
+ *		 spare (5) | ulen (21)
+ *	tick	 32 bits: last access, in the store's coarse clock (writeback)
+ *	u.obj	 handle (32) + clen (32)  for COMPRESSED and RAW;
+ *		 spill location (32, in 512 B blocks) + clen for SPILLED
  *	u.word	 the repeated 64-bit word  for SAME
  *
  * ulen is the number of bytes the chunk stores, counted from the chunk's
@@ -31,6 +33,10 @@
  *	RAW         an arena object holding the ulen bytes as is, when the
  *	            codec could not save RAW_SAVING_DIV-th of the length, or
  *	            the file's codec is "none" (zram's "huge" pages).
+ *	SPILLED     a COMPRESSED or RAW chunk written back to the spill
+ *	            (INFO_SPILLED set, the state and codec bits kept): an
+ *	            extent of clen bytes; reads pread, verify and decode it.
+ *	            Replacing the record frees the extent (rec_release()).
  *
  *	write/RMW:    inline mode: any -> SAME | COMPRESSED | RAW (re-encoded
  *	              from scratch); with workers: any -> DIRTY (a stored chunk
@@ -43,6 +49,12 @@
  *	              others are re-encoded), so its bytes are reserved too
  *	truncate:     past EOF -> HOLE; the new last chunk is re-encoded with
  *	              a shorter ulen (SAME just shortens ulen)
+ *	writeback:    COMPRESSED | RAW -> SPILLED (see "Writeback" below)
+ *
+ * Access ticks: a new record gets the store's clock (rec_store()); a read
+ * sets it with a relaxed atomic store under the shared lock (rec_touch());
+ * rec_get() loads it atomically.  Every other access to a record is under
+ * the exclusive lock, so the tick is the one field readers write.
  *
  * A new record is always built completely (arena object allocated and
  * written) before it replaces the old one, and the old object is freed
@@ -129,6 +141,7 @@
 #include "zramfs/chunk.h"
 #include "zramfs/mem.h"
 #include "zramfs/pool.h"
+#include "zramfs/spill.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -202,12 +215,15 @@ enum chunk_state {
 	CS_COMPRESSED = 2,
 	CS_RAW = 3,
 	CS_DIRTY = 4, /* stored as INFO_DIRTY; u.word points to a struct stage */
+	CS_SPILLED = 5, /* INFO_SPILLED; u.obj: spill location + clen; the
+			 * state bits keep COMPRESSED or RAW */
 };
 
 #define INFO_STATE_BITS	 2
 #define INFO_CODEC_SHIFT 2
 #define INFO_CODEC_MASK	 3u
 #define INFO_DIRTY	 (1u << 4) /* first spare bit */
+#define INFO_SPILLED	 (1u << 5) /* second spare bit */
 #define INFO_ULEN_SHIFT	 11 /* 21 bits: 0 .. 2^21-1 >= 1 MiB */
 
 struct zr_chunk {
@@ -230,6 +246,8 @@ static inline unsigned rec_state(const struct zr_chunk *r)
 {
 	if (r->info & INFO_DIRTY)
 		return CS_DIRTY;
+	if (r->info & INFO_SPILLED)
+		return CS_SPILLED;
 	return r->info & ((1u << INFO_STATE_BITS) - 1);
 }
 
@@ -251,6 +269,7 @@ static inline bool rec_has_obj(const struct zr_chunk *r)
 static inline uint32_t make_info(unsigned state, unsigned codec, uint32_t ulen)
 {
 	assert(ulen > 0 && ulen <= ZR_CHUNK_MAX);
+	assert(state != CS_SPILLED); /* spilled records are made by wb_chunk() */
 	if (state == CS_DIRTY)
 		return INFO_DIRTY | ulen << INFO_ULEN_SHIFT;
 	return state | codec << INFO_CODEC_SHIFT | ulen << INFO_ULEN_SHIFT;
@@ -295,6 +314,26 @@ struct zr_store {
 	unsigned stage_waiters;	       /* writers waiting for stages */
 	_Atomic uint64_t staging_bytes; /* stages_alloc * stage_bytes, for stats */
 	_Atomic uint64_t writer_waits; /* writers that waited for a stage */
+	/* Writeback tier (see "Writeback" below); spill NULL when off. */
+	struct zr_spill *spill;
+	_Atomic uint32_t clock;	       /* coarse access clock (zr_store_tick) */
+	_Atomic uint64_t spilled;      /* records in CS_SPILLED */
+	_Atomic uint64_t spill_bytes;  /* their clen sum */
+	_Atomic uint64_t promoted;
+	pthread_mutex_t files_lock;    /* files list, hand, wb_busy */
+	pthread_cond_t files_cv;       /* a file's wb_busy was cleared */
+	struct zr_fdata *files;	       /* every file (circular, NULL if none) */
+	struct zr_fdata *hand;	       /* the writeback clock hand */
+	unsigned nfiles;
+	_Atomic uint64_t mem_limit;    /* RAM budget; 0 = none */
+	_Atomic uint32_t idle;	       /* idle writeback age, s; 0 = off */
+	pthread_mutex_t wb_lock;       /* the writeback thread's fields below */
+	pthread_cond_t wb_cv;	       /* wakes the writeback thread */
+	pthread_cond_t room_cv;	       /* a pressure pass ended */
+	pthread_t wb_thread;
+	bool wb_running, wb_stop, wb_kick;
+	uint64_t wb_passes;	       /* pressure passes finished */
+	bool wb_stalled;	       /* the last pressure pass freed nothing */
 };
 
 /* A staging buffer: the newest bytes of one dirty chunk.  Its data and
@@ -315,6 +354,12 @@ struct stage {
 };
 
 static bool stage_job(struct zr_job *job);
+static void files_link(struct zr_fdata *f);
+static void files_unlink(struct zr_fdata *f);
+static void *wb_main(void *arg);
+static void promote_range(struct zr_fdata *f, uint64_t off, uint64_t len);
+static void wb_stop(struct zr_store *s);
+static void wb_throttle(struct zr_store *s);
 
 struct fdata_counts {
 	uint64_t orig;	/* sum of ulen, holes excluded */
@@ -324,6 +369,7 @@ struct fdata_counts {
 	uint64_t huge;
 	uint64_t compressed;
 	uint64_t dirty;
+	uint64_t spilled;
 };
 
 struct zr_fdata {
@@ -338,6 +384,10 @@ struct zr_fdata {
 	int wb_err;		/* a worker's failure, for the next sync (lock) */
 	unsigned inflight;	/* its stages queued or being compressed
 				 * (store's stage_lock) */
+	uint64_t objgen;	/* bumped when one of its arena objects is freed
+				 * (write lock): writeback's ABA check */
+	struct zr_fdata *wb_next, *wb_prev; /* store's files (files_lock) */
+	bool wb_busy;		/* writeback is using it (files_lock) */
 };
 
 struct leaf {
@@ -398,8 +448,10 @@ struct scratch {
 	uint8_t *plain; /* a decoded chunk */
 	uint8_t *comp;	/* a compressed chunk */
 	uint8_t *copy;	/* copy_file_range bounce buffer */
+	uint8_t *spill;	/* a spilled extent read back, or one to write */
 	uint32_t cap;	/* bytes of plain and comp */
 	uint32_t copy_cap;
+	uint32_t spill_cap;
 };
 
 static pthread_key_t scratch_key;
@@ -412,6 +464,7 @@ static void scratch_free(void *p)
 	zr_free(sc->plain);
 	zr_free(sc->comp);
 	zr_free(sc->copy);
+	zr_free(sc->spill);
 	zr_free(sc);
 }
 
@@ -446,6 +499,31 @@ static struct scratch *scratch_get(uint32_t need)
 	sc->comp = zr_malloc(need);
 	sc->cap = sc->plain && sc->comp ? need : 0;
 	return sc->cap ? sc : NULL;
+}
+
+/* scratch_spillbuf(): this thread's extent buffer, at least need bytes
+ * (never plain or comp, which the caller may be decoding into). */
+static uint8_t *scratch_spillbuf(uint32_t need)
+{
+	struct scratch *sc;
+
+	pthread_once(&scratch_once, scratch_key_init);
+	sc = pthread_getspecific(scratch_key);
+	if (!sc) {
+		sc = zr_calloc(1, sizeof(*sc));
+		if (!sc)
+			return NULL;
+		if (pthread_setspecific(scratch_key, sc)) {
+			zr_free(sc);
+			return NULL;
+		}
+	}
+	if (sc->spill_cap < need) {
+		zr_free(sc->spill);
+		sc->spill = zr_malloc(need);
+		sc->spill_cap = sc->spill ? need : 0;
+	}
+	return sc->spill;
 }
 
 static uint8_t *scratch_copybuf(struct scratch *sc, uint32_t need)
@@ -496,9 +574,25 @@ static struct zr_chunk rec_get(const struct zr_fdata *f, uint64_t idx)
 	const struct leaf *l = leaf_find(f, idx);
 	uint32_t i = idx & LEAF_MASK;
 
+	struct zr_chunk r;
+
 	if (!l || i >= l->cap)
 		return hole;
-	return l->rec[i];
+	r.info = l->rec[i].info;
+	r.tick = __atomic_load_n(&l->rec[i].tick, __ATOMIC_RELAXED);
+	r.u = l->rec[i].u;
+	return r;
+}
+
+/* rec_touch(): a read of idx sets its access tick (file lock shared: the
+ * tick is the one field readers write, always atomically). */
+static void rec_touch(const struct zr_fdata *f, uint64_t idx, uint32_t now)
+{
+	struct leaf *l = leaf_find(f, idx);
+	uint32_t i = idx & LEAF_MASK;
+
+	if (l && i < l->cap && __atomic_load_n(&l->rec[i].tick, __ATOMIC_RELAXED) != now)
+		__atomic_store_n(&l->rec[i].tick, now, __ATOMIC_RELAXED);
 }
 
 static uint32_t ulen_at(const struct zr_fdata *f, uint64_t idx)
@@ -671,6 +765,8 @@ static int rec_store(struct zr_fdata *f, uint64_t idx, const struct zr_chunk *r)
 	if (rec_state(&l->rec[i]) == CS_HOLE)
 		l->live++;
 	l->rec[i] = *r;
+	if (!r->tick) /* a new record: accessed now */
+		l->rec[i].tick = atomic_load_explicit(&f->s->clock, memory_order_relaxed);
 	return 0;
 }
 
@@ -885,6 +981,11 @@ static void account(struct zr_fdata *f, const struct zr_chunk *r, int sign)
 		kind = &s->dirty;
 		f->c.dirty += (uint64_t)sign;
 		break;
+	case CS_SPILLED:
+		kind = &s->spilled;
+		f->c.spilled += (uint64_t)sign;
+		ctr_add(&s->spill_bytes, sign * (int64_t)r->u.obj.clen);
+		break;
 	default:
 		kind = &s->huge;
 		f->c.huge += (uint64_t)sign;
@@ -934,6 +1035,10 @@ static void obj_free(struct zr_store *s, const struct zr_chunk *r)
  * its stage (at once, or by the worker that has it queued). */
 static void rec_release(struct zr_fdata *f, const struct zr_chunk *r)
 {
+	if (rec_has_obj(r))
+		f->objgen++;
+	if (rec_state(r) == CS_SPILLED)
+		zr_spill_free(f->s->spill, r->u.obj.handle, r->u.obj.clen);
 	obj_free(f->s, r);
 	if (rec_state(r) == CS_DIRTY)
 		stage_unlink(f->s, rec_stage(r));
@@ -1110,6 +1215,39 @@ static int encode(struct zr_fdata *f, struct zr_codec_spec spec, const uint8_t *
 	return 0;
 }
 
+/* Spilled chunks read again (not for the first time since they were
+ * spilled) by this thread's read: zr_fdata_read() promotes them after. */
+static __thread unsigned tl_spill_reads;
+
+/* The tick of a spilled chunk not read since: the clock starts above it. */
+#define TICK_SPILLED 1u
+
+/* decode_spilled(): a spilled chunk's ulen bytes into dst: pread (into a
+ * buffer of its own: callers decode into the scratch's plain), verify,
+ * decompress.  -EIO for a failed or corrupt extent. */
+static int decode_spilled(struct zr_fdata *f, const struct zr_chunk *r, uint8_t *dst)
+{
+	uint8_t *buf;
+	uint32_t ulen = rec_ulen(r), clen = r->u.obj.clen;
+	struct zr_codec_ctx *ctx;
+	int ret;
+
+	if (!f->s->spill)
+		return -EIO;
+	if ((r->info & ((1u << INFO_STATE_BITS) - 1)) == CS_RAW) {
+		ret = zr_spill_read(f->s->spill, r->u.obj.handle, dst, ulen);
+		return ret;
+	}
+	buf = scratch_spillbuf(chunk_size(f));
+	if (!buf)
+		return -ENOMEM;
+	ret = zr_spill_read(f->s->spill, r->u.obj.handle, buf, clen);
+	if (ret)
+		return ret;
+	ctx = zr_codec_ctx_get();
+	return ctx ? zr_codec_decompress(ctx, rec_codec(r), buf, clen, dst, ulen) : -ENOMEM;
+}
+
 /* decode(): r's ulen bytes into dst.  -EIO if the object is corrupt. */
 static int decode(struct zr_fdata *f, const struct zr_chunk *r, uint8_t *dst)
 {
@@ -1127,6 +1265,8 @@ static int decode(struct zr_fdata *f, const struct zr_chunk *r, uint8_t *dst)
 	case CS_DIRTY:
 		memcpy(dst, rec_stage(r)->data, ulen);
 		return 0;
+	case CS_SPILLED:
+		return decode_spilled(f, r, dst);
 	}
 	p = zr_arena_read_begin(a, r->u.obj.handle);
 	if (!p)
@@ -1240,6 +1380,15 @@ static ssize_t read_locked(struct zr_fdata *f, uint8_t *buf, size_t len, uint64_
 			if (ret == -EIO)
 				ctr_add(&f->s->failed_reads, 1);
 			return ret;
+		}
+		if (f->s->spill) {
+			struct zr_chunk r = rec_get(f, pos >> f->chunk_shift);
+
+			/* read before since it was spilled: hot again */
+			if (rec_state(&r) == CS_SPILLED && r.tick != TICK_SPILLED)
+				tl_spill_reads++;
+			rec_touch(f, pos >> f->chunk_shift,
+				  atomic_load_explicit(&f->s->clock, memory_order_relaxed));
 		}
 	}
 	return (ssize_t)len;
@@ -1574,6 +1723,15 @@ struct zr_store *zr_store_create(const struct zr_store_config *cfg)
 	pthread_mutex_init(&s->stage_lock, NULL);
 	pthread_cond_init(&s->free_cv, NULL);
 	pthread_cond_init(&s->idle_cv, NULL);
+	s->spill = cfg->spill;
+	atomic_init(&s->clock, TICK_SPILLED + 1);
+	atomic_init(&s->mem_limit, cfg->mem_limit);
+	atomic_init(&s->idle, cfg->idle);
+	pthread_mutex_init(&s->files_lock, NULL);
+	pthread_cond_init(&s->files_cv, NULL);
+	pthread_mutex_init(&s->wb_lock, NULL);
+	pthread_cond_init(&s->wb_cv, NULL);
+	pthread_cond_init(&s->room_cv, NULL);
 	return s;
 }
 
@@ -1588,6 +1746,13 @@ int zr_store_start(struct zr_store *s)
 	    .capacity = s->stages_max + s->workers * batch,
 	};
 
+	if (s->spill && !s->wb_running) {
+		if (pthread_create(&s->wb_thread, NULL, wb_main, s))
+			return -EAGAIN;
+		pthread_mutex_lock(&s->wb_lock);
+		s->wb_running = true;
+		pthread_mutex_unlock(&s->wb_lock);
+	}
 	if (!s->workers || s->pool)
 		return 0;
 	s->pool = zr_pool_create(&pc);
@@ -1612,6 +1777,7 @@ void zr_store_destroy(struct zr_store *s)
 {
 	if (!s)
 		return;
+	wb_stop(s);
 	zr_pool_destroy(s->pool); /* runs what is queued; no file may remain */
 	s->pool = NULL;
 	stage_trim(s);
@@ -1619,6 +1785,12 @@ void zr_store_destroy(struct zr_store *s)
 	pthread_cond_destroy(&s->idle_cv);
 	pthread_cond_destroy(&s->free_cv);
 	pthread_mutex_destroy(&s->stage_lock);
+	assert(!s->files);
+	pthread_cond_destroy(&s->files_cv);
+	pthread_mutex_destroy(&s->files_lock);
+	pthread_cond_destroy(&s->room_cv);
+	pthread_cond_destroy(&s->wb_cv);
+	pthread_mutex_destroy(&s->wb_lock);
 	zr_free(s);
 }
 
@@ -1638,6 +1810,10 @@ void zr_store_get_stats(struct zr_store *s, struct zr_store_stats *st)
 	st->staging_bytes = ctr_get(&s->staging_bytes);
 	st->staging_limit = (uint64_t)s->stages_max << s->chunk_shift;
 	st->writer_waits = ctr_get(&s->writer_waits);
+	st->spilled_chunks = ctr_get(&s->spilled);
+	st->spill_bytes = ctr_get(&s->spill_bytes);
+	st->promoted_chunks = ctr_get(&s->promoted);
+	st->mem_limit = ctr_get(&s->mem_limit);
 	st->workers = s->pool ? s->workers : 0;
 	st->pool_queued = st->pool_running = st->pool_jobs_done = st->pool_wakeups = 0;
 	if (s->pool) {
@@ -1700,6 +1876,7 @@ struct zr_fdata *zr_fdata_create(struct zr_store *s)
 	f->chunk_shift = s->chunk_shift;
 	atomic_init(&f->size, 0);
 	atomic_init(&f->codec, codec_pack(s->codec));
+	files_link(f);
 	return f;
 }
 
@@ -1721,6 +1898,7 @@ void zr_fdata_destroy(struct zr_fdata *f)
 	if (!f)
 		return;
 	s = f->s;
+	files_unlink(f);		  /* waits for writeback to let go */
 	pthread_rwlock_wrlock(&f->lock); /* workers may be publishing */
 	free_from(f, 0);		  /* queued stages become detached */
 	pthread_rwlock_unlock(&f->lock);
@@ -1752,9 +1930,12 @@ ssize_t zr_fdata_read(struct zr_fdata *f, void *buf, size_t len, uint64_t off)
 {
 	ssize_t ret;
 
+	tl_spill_reads = 0;
 	pthread_rwlock_rdlock(&f->lock);
 	ret = read_locked(f, buf, len, off);
 	pthread_rwlock_unlock(&f->lock);
+	if (ret > 0 && tl_spill_reads)
+		promote_range(f, off, (uint64_t)ret);
 	return ret;
 }
 
@@ -1768,6 +1949,8 @@ ssize_t zr_fdata_write(struct zr_fdata *f, const void *buf, size_t len, uint64_t
 	size_t done = 0;
 	ssize_t n;
 
+	if (f->s->spill)
+		wb_throttle(f->s);
 	for (;;) {
 		pthread_rwlock_wrlock(&f->lock);
 		n = write_locked(f, p + done, len - done, off + done, &w);
@@ -2144,8 +2327,8 @@ static bool can_dup(struct zr_fdata *dst, uint64_t doff, struct zr_fdata *src, u
 	if (dst->chunk_shift != src->chunk_shift || (doff & mask) || (soff & mask))
 		return false;
 	sr = rec_get(src, soff >> src->chunk_shift);
-	if (rec_state(&sr) == CS_DIRTY)
-		return false; /* its bytes are in a stage: copy them */
+	if (rec_state(&sr) == CS_DIRTY || rec_state(&sr) == CS_SPILLED)
+		return false; /* its bytes are in a stage or on disk: copy them */
 	return rec_ulen(&sr) <= piece &&
 	       ulen_at(dst, doff >> dst->chunk_shift) <= piece;
 }
@@ -2283,6 +2466,7 @@ void zr_fdata_get_stats(struct zr_fdata *f, struct zr_fdata_stats *st)
 	st->same_chunks = f->c.same;
 	st->huge_chunks = f->c.huge;
 	st->compressed_chunks = f->c.compressed;
+	st->spilled_chunks = f->c.spilled;
 	st->chunk_size = chunk_size(f);
 	st->codec = codec_load(f);
 	pthread_rwlock_unlock(&f->lock);
@@ -2357,4 +2541,431 @@ int zr_fdata_recompress(struct zr_fdata *f, struct zr_codec_spec spec, uint64_t 
 		idx++;
 	}
 	return ret;
+}
+
+/* ---------------------------------------------------------------------
+ * Writeback (see chunk.h)
+ *
+ * Writing back chunk idx of f (wb_chunk()):
+ *   1. under f->lock shared: the record is COMPRESSED or RAW and cold
+ *      enough; copy its object's bytes (pinned) and note f->objgen;
+ *   2. no lock: write them to the spill (pwrite);
+ *   3. under f->lock exclusive: if the record and objgen are unchanged,
+ *      it becomes SPILLED (same info, the state bits and codec kept,
+ *      u.obj = spill location + clen) and the arena object is freed; else
+ *      the extent is freed and the chunk left alone.
+ * objgen closes the ABA hole: the same record bytes could come back only
+ * if its handle was freed and reused, and any free of one of f's objects
+ * bumps objgen.  Readers, writers, truncate, punch and unlink of the
+ * chunk meanwhile are ordinary users of f->lock.
+ *
+ * The files are on a circular list (files_lock); the clock hand moves
+ * over it.  A file in use by writeback has wb_busy set, and
+ * zr_fdata_destroy() waits for it to clear before freeing the file.
+ * ------------------------------------------------------------------- */
+
+/* Pressure: start at 9/10 of mem_limit, write back down to 8/10. */
+#define WB_HIGH_NUM 9
+#define WB_LOW_NUM  8
+#define WB_DEN	    10
+
+/* Ages of the pressure passes, coldest first (seconds). */
+static const uint32_t wb_ages[] = {64, 16, 4, 1, 0};
+
+/* Records the writeback looks at per hold of a file's shared lock. */
+#define WB_SCAN_BATCH 256
+
+/* A writer waits at most this long for writeback to make room. */
+#define WB_THROTTLE_MS 2000
+
+struct wb_sel {
+	enum zr_wb_mode mode;
+	uint32_t min_age;
+};
+
+static void files_link(struct zr_fdata *f)
+{
+	struct zr_store *s = f->s;
+
+	pthread_mutex_lock(&s->files_lock);
+	if (!s->files) {
+		f->wb_next = f->wb_prev = f;
+		s->files = f;
+	} else {
+		f->wb_next = s->files;
+		f->wb_prev = s->files->wb_prev;
+		f->wb_prev->wb_next = f;
+		s->files->wb_prev = f;
+	}
+	s->nfiles++;
+	pthread_mutex_unlock(&s->files_lock);
+}
+
+static void files_unlink(struct zr_fdata *f)
+{
+	struct zr_store *s = f->s;
+
+	pthread_mutex_lock(&s->files_lock);
+	while (f->wb_busy)
+		pthread_cond_wait(&s->files_cv, &s->files_lock);
+	if (s->hand == f)
+		s->hand = f->wb_next == f ? NULL : f->wb_next;
+	if (s->files == f)
+		s->files = f->wb_next == f ? NULL : f->wb_next;
+	f->wb_prev->wb_next = f->wb_next;
+	f->wb_next->wb_prev = f->wb_prev;
+	s->nfiles--;
+	pthread_mutex_unlock(&s->files_lock);
+}
+
+static uint32_t clock_now(struct zr_store *s)
+{
+	return atomic_load_explicit(&s->clock, memory_order_relaxed);
+}
+
+void zr_store_tick(struct zr_store *s)
+{
+	atomic_fetch_add_explicit(&s->clock, 1, memory_order_relaxed);
+}
+
+static bool wb_wants(struct zr_store *s, const struct zr_chunk *r, const struct wb_sel *sel)
+{
+	unsigned st = rec_state(r);
+
+	if (st != CS_COMPRESSED && st != CS_RAW)
+		return false;
+	if (sel->mode == ZR_WB_HUGE)
+		return st == CS_RAW;
+	if (sel->mode == ZR_WB_ALL)
+		return true;
+	return clock_now(s) - r->tick >= sel->min_age;
+}
+
+/* wb_chunk(): write back chunk idx of f if sel wants it.  1 done (*freed
+ * grows by its arena bytes), 0 skipped, or the spill's error. */
+static int wb_chunk(struct zr_fdata *f, uint64_t idx, const struct wb_sel *sel, uint64_t *freed)
+{
+	struct zr_store *s = f->s;
+	struct zr_chunk r, cur, nr;
+	uint8_t *buf = scratch_spillbuf(chunk_size(f));
+	const void *p;
+	uint64_t gen;
+	uint32_t loc, clen;
+	int ret;
+
+	if (!buf)
+		return -ENOMEM;
+	pthread_rwlock_rdlock(&f->lock);
+	r = rec_get(f, idx);
+	if (!wb_wants(s, &r, sel)) {
+		pthread_rwlock_unlock(&f->lock);
+		return 0;
+	}
+	gen = f->objgen;
+	clen = r.u.obj.clen;
+	p = zr_arena_read_begin(s->arena, r.u.obj.handle);
+	if (p) {
+		memcpy(buf, p, clen);
+		zr_arena_read_end(s->arena, r.u.obj.handle);
+	}
+	pthread_rwlock_unlock(&f->lock);
+	if (!p)
+		return 0;
+	ret = zr_spill_write(s->spill, buf, clen, &loc);
+	if (ret)
+		return ret;
+	pthread_rwlock_wrlock(&f->lock);
+	cur = rec_get(f, idx);
+	if (gen != f->objgen || cur.info != r.info || cur.u.word != r.u.word) {
+		pthread_rwlock_unlock(&f->lock);
+		zr_spill_free(s->spill, loc, clen);
+		return 0;
+	}
+	nr = cur;
+	nr.info |= INFO_SPILLED;
+	nr.u.obj.handle = loc;
+	nr.tick = TICK_SPILLED;
+	rec_update(f, idx, &cur, &nr);
+	zr_arena_free(s->arena, cur.u.obj.handle);
+	f->objgen++;
+	pthread_rwlock_unlock(&f->lock);
+	*freed += clen;
+	return 1;
+}
+
+/* wb_file(): write back f's chunks that sel wants until *freed reaches
+ * target.  Chunks done, or the spill's error if it failed first. */
+static int64_t wb_file(struct zr_fdata *f, const struct wb_sel *sel, uint64_t target,
+		       uint64_t *freed)
+{
+	uint64_t i = 0, end;
+	int64_t done = 0;
+	struct zr_chunk r;
+	bool found;
+	int ret;
+
+	while (*freed < target) {
+		/* Find the next candidate, looking at up to WB_SCAN_BATCH
+		 * records per hold of the lock. */
+		found = false;
+		pthread_rwlock_rdlock(&f->lock);
+		end = (fsize(f) + chunk_size(f) - 1) >> f->chunk_shift;
+		for (unsigned n = 0; n < WB_SCAN_BATCH; n++, i++) {
+			i = i < end ? scan(f, i, false) : IDX_NONE;
+			if (i == IDX_NONE || i >= end)
+				break;
+			r = rec_get(f, i);
+			if (wb_wants(f->s, &r, sel)) {
+				found = true;
+				break;
+			}
+		}
+		pthread_rwlock_unlock(&f->lock);
+		if (i == IDX_NONE || i >= end)
+			break;
+		if (!found)
+			continue;
+		ret = wb_chunk(f, i, sel, freed);
+		if (ret < 0)
+			return done ? done : ret;
+		done += ret;
+		i++;
+	}
+	return done;
+}
+
+/* wb_sweep(): one turn of the clock hand over every file. */
+static int64_t wb_sweep(struct zr_store *s, const struct wb_sel *sel, uint64_t target,
+			uint64_t *freed)
+{
+	struct zr_fdata *f;
+	unsigned n;
+	int64_t done = 0, r;
+
+	pthread_mutex_lock(&s->files_lock);
+	n = s->nfiles;
+	while (n-- && *freed < target) {
+		f = s->hand ? s->hand : s->files;
+		if (!f)
+			break;
+		s->hand = f->wb_next;
+		f->wb_busy = true;
+		pthread_mutex_unlock(&s->files_lock);
+		r = wb_file(f, sel, target, freed);
+		pthread_mutex_lock(&s->files_lock);
+		f->wb_busy = false;
+		pthread_cond_broadcast(&s->files_cv);
+		if (r < 0) {
+			if (!done)
+				done = r;
+			break;
+		}
+		done += r;
+	}
+	pthread_mutex_unlock(&s->files_lock);
+	return done;
+}
+
+static uint64_t mem_used(struct zr_store *s)
+{
+	return zr_arena_used_bytes(s->arena) + ctr_get(&s->staging_bytes);
+}
+
+int64_t zr_store_writeback(struct zr_store *s, enum zr_wb_mode mode)
+{
+	uint32_t idle = atomic_load_explicit(&s->idle, memory_order_relaxed);
+	struct wb_sel sel = {.mode = mode, .min_age = idle ? idle : 1};
+	uint64_t freed = 0;
+	int64_t n;
+
+	if (!s->spill)
+		return -ENODEV;
+	zr_store_sync(s); /* staged chunks become candidates too */
+	n = wb_sweep(s, &sel, UINT64_MAX, &freed);
+	if (freed)
+		zr_arena_compact(s->arena);
+	return n;
+}
+
+void zr_store_set_mem_limit(struct zr_store *s, uint64_t limit)
+{
+	atomic_store_explicit(&s->mem_limit, limit, memory_order_relaxed);
+	pthread_mutex_lock(&s->wb_lock);
+	s->wb_kick = true;
+	pthread_cond_broadcast(&s->wb_cv);
+	pthread_cond_broadcast(&s->room_cv);
+	pthread_mutex_unlock(&s->wb_lock);
+}
+
+uint64_t zr_store_mem_limit(struct zr_store *s)
+{
+	return ctr_get(&s->mem_limit);
+}
+
+/* wb_pressure(): while above the high watermark, write back the coldest
+ * chunks down to the low one.  Returns bytes freed. */
+static uint64_t wb_pressure(struct zr_store *s)
+{
+	uint64_t limit = ctr_get(&s->mem_limit), used = mem_used(s), freed = 0, target;
+
+	if (!limit || used <= limit / WB_DEN * WB_HIGH_NUM)
+		return 0;
+	target = used - limit / WB_DEN * WB_LOW_NUM;
+	for (unsigned i = 0; i < sizeof(wb_ages) / sizeof(wb_ages[0]) && freed < target; i++) {
+		struct wb_sel sel = {.mode = ZR_WB_IDLE, .min_age = wb_ages[i]};
+
+		if (wb_sweep(s, &sel, target, &freed) < 0)
+			break; /* the spill is full or failing */
+	}
+	/* Objects freed leave holes in spans: give them back. */
+	if (freed)
+		zr_arena_compact(s->arena);
+	return freed;
+}
+
+static void *wb_main(void *arg)
+{
+	struct zr_store *s = arg;
+	struct timespec t0, now, dl;
+	uint64_t freed;
+	uint32_t idle, idle_at = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pthread_mutex_lock(&s->wb_lock);
+	while (!s->wb_stop) {
+		clock_gettime(CLOCK_REALTIME, &dl); /* the condvar's clock */
+		dl.tv_nsec += 200 * 1000000L; /* pressure is checked 5 times a second */
+		if (dl.tv_nsec >= 1000000000L) {
+			dl.tv_sec++;
+			dl.tv_nsec -= 1000000000L;
+		}
+		if (!s->wb_kick)
+			pthread_cond_timedwait(&s->wb_cv, &s->wb_lock, &dl);
+		s->wb_kick = false;
+		if (s->wb_stop)
+			break;
+		pthread_mutex_unlock(&s->wb_lock);
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > t0.tv_sec) { /* added: zr_store_tick() adds too */
+			atomic_fetch_add_explicit(&s->clock, (uint32_t)(now.tv_sec - t0.tv_sec),
+						  memory_order_relaxed);
+			t0.tv_sec = now.tv_sec;
+		}
+		freed = wb_pressure(s);
+		idle = atomic_load_explicit(&s->idle, memory_order_relaxed);
+		if (idle && clock_now(s) != idle_at) { /* once a second */
+			struct wb_sel sel = {.mode = ZR_WB_IDLE, .min_age = idle};
+			uint64_t f2 = 0;
+
+			idle_at = clock_now(s);
+			wb_sweep(s, &sel, UINT64_MAX, &f2);
+			if (f2)
+				zr_arena_compact(s->arena);
+		}
+
+		pthread_mutex_lock(&s->wb_lock);
+		s->wb_stalled = freed == 0 && mem_used(s) > ctr_get(&s->mem_limit) / WB_DEN * WB_HIGH_NUM;
+		s->wb_passes++;
+		pthread_cond_broadcast(&s->room_cv);
+	}
+	pthread_mutex_unlock(&s->wb_lock);
+	return NULL;
+}
+
+static void wb_stop(struct zr_store *s)
+{
+	if (!s->wb_running)
+		return;
+	pthread_mutex_lock(&s->wb_lock);
+	s->wb_stop = true;
+	pthread_cond_broadcast(&s->wb_cv);
+	pthread_cond_broadcast(&s->room_cv);
+	pthread_mutex_unlock(&s->wb_lock);
+	pthread_join(s->wb_thread, NULL);
+	pthread_mutex_lock(&s->wb_lock);
+	s->wb_running = false;
+	pthread_mutex_unlock(&s->wb_lock);
+}
+
+/* wb_throttle(): a writer (no lock held) above the high watermark waits
+ * for the writeback to bring usage down, unless it is stalled (spill full
+ * or failing: the write then meets the arena cap and ENOSPC). */
+static void wb_throttle(struct zr_store *s)
+{
+	uint64_t limit = ctr_get(&s->mem_limit);
+	struct timespec dl;
+
+	if (!limit || mem_used(s) <= limit / WB_DEN * WB_HIGH_NUM)
+		return;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += WB_THROTTLE_MS / 1000;
+	pthread_mutex_lock(&s->wb_lock);
+	while (s->wb_running && !s->wb_stop && !s->wb_stalled) {
+		uint64_t pass = s->wb_passes;
+
+		s->wb_kick = true;
+		pthread_cond_signal(&s->wb_cv);
+		while (pass == s->wb_passes && !s->wb_stop)
+			if (pthread_cond_timedwait(&s->room_cv, &s->wb_lock, &dl))
+				goto out;
+		limit = ctr_get(&s->mem_limit);
+		if (!limit || mem_used(s) <= limit / WB_DEN * WB_HIGH_NUM)
+			break;
+	}
+out:
+	pthread_mutex_unlock(&s->wb_lock);
+}
+
+/* ---------------------------------------------------------------------
+ * Promotion: a spilled chunk that is read again comes back into RAM when
+ * there is room: arena + staging below PROMOTE_NUM/WB_DEN of mem_limit
+ * (always without a limit), well under the writeback's high watermark so
+ * promotion and pressure writeback never chase each other.  Done after
+ * the read, under the file's exclusive lock: the extent is read again
+ * (from the page cache, it was just read), copied into a new arena
+ * object, and freed.
+ * ------------------------------------------------------------------- */
+
+#define PROMOTE_NUM 7
+
+static bool promote_room(struct zr_store *s, uint32_t need)
+{
+	uint64_t limit = ctr_get(&s->mem_limit);
+
+	return !limit || mem_used(s) + need < limit / WB_DEN * PROMOTE_NUM;
+}
+
+static void promote_chunk(struct zr_fdata *f, uint64_t idx)
+{
+	struct zr_store *s = f->s;
+	struct zr_chunk r = rec_get(f, idx), nr;
+	uint32_t clen = r.u.obj.clen;
+	uint8_t *buf;
+	zr_handle_t h;
+
+	if (rec_state(&r) != CS_SPILLED || !promote_room(s, clen))
+		return;
+	buf = scratch_spillbuf(chunk_size(f));
+	if (!buf || zr_spill_read(s->spill, r.u.obj.handle, buf, clen) ||
+	    obj_new(s, buf, clen, &h))
+		return;
+	nr = r;
+	nr.info &= ~INFO_SPILLED;
+	nr.u.obj.handle = h;
+	rec_update(f, idx, &r, &nr);
+	zr_spill_free(s->spill, r.u.obj.handle, clen);
+	ctr_add(&s->promoted, 1);
+}
+
+static void promote_range(struct zr_fdata *f, uint64_t off, uint64_t len)
+{
+	uint64_t first = off >> f->chunk_shift, last = (off + len - 1) >> f->chunk_shift;
+
+	if (!promote_room(f->s, chunk_size(f)))
+		return;
+	pthread_rwlock_wrlock(&f->lock);
+	for (uint64_t i = first; i <= last; i++)
+		promote_chunk(f, i);
+	pthread_rwlock_unlock(&f->lock);
 }

@@ -13,9 +13,11 @@
  */
 #include "fs_internal.h"
 #include "zramfs/mem.h"
+#include "zramfs/spill.h"
 
 #include <errno.h>
 #include <float.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
@@ -81,6 +83,31 @@ struct zr_fs *zr_fs_new(const struct zr_opts *opts)
 	fs->timeout = ZR_CACHE_TIMEOUT;
 	pthread_mutex_init(&fs->hk_lock, NULL);
 	pthread_cond_init(&fs->hk_cond, NULL);
+	if (opts->spill_dir[0]) {
+		int err = zr_spill_open(opts->spill_dir, opts->spill_limit, &fs->spill);
+
+		if (err) {
+			fprintf(stderr, "zramfs: spill directory %s: %s\n", opts->spill_dir,
+				strerror(-err));
+			zr_fs_free(fs);
+			errno = EINVAL;
+			return NULL;
+		}
+	}
+	/* mem_limit covers arena and staging: staging gets at most an
+	 * eighth of it; the arena's hard cap is the limit itself (ENOSPC
+	 * there, like zram's mem_limit; with a spill the writeback keeps
+	 * usage below it). */
+	if (opts->mem_limit) {
+		ac.cap_bytes = opts->mem_limit;
+		if (sc.staging_bytes > opts->mem_limit / 8)
+			sc.staging_bytes = opts->mem_limit / 8;
+		if (sc.staging_bytes < (1u << ZR_CHUNK_SHIFT_MAX))
+			sc.staging_bytes = 1u << ZR_CHUNK_SHIFT_MAX;
+	}
+	sc.spill = fs->spill;
+	sc.mem_limit = fs->spill ? opts->mem_limit : 0;
+	sc.idle = fs->spill ? opts->idle : 0;
 	fs->arena = zr_arena_create(&ac);
 	sc.arena = fs->arena;
 	fs->store = fs->arena ? zr_store_create(&sc) : NULL;
@@ -103,6 +130,7 @@ void zr_fs_free(struct zr_fs *fs)
 		zr_store_destroy(fs->store);
 	if (fs->arena)
 		zr_arena_destroy(fs->arena);
+	zr_spill_close(fs->spill);
 	zr_bufpool_destroy(fs->replies);
 	pthread_mutex_destroy(&fs->hk_lock);
 	pthread_cond_destroy(&fs->hk_cond);

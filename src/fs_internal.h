@@ -26,6 +26,7 @@ struct zr_fs {
 	struct zr_opts opts;
 	struct zr_arena *arena;
 	struct zr_store *store;
+	struct zr_spill *spill;		/* writeback tier; NULL when off */
 	struct zr_ns *ns;
 	struct zr_bufpool *replies;	/* read reply buffers, trimmed when idle */
 	uid_t owner;			/* who mounted: may use the controls */

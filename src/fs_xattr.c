@@ -24,8 +24,11 @@
  *                         file's codec and re-encode its stored chunks
  *                         with it, keeping each only where it shrinks;
  *                         the call returns when the file is done
- * Not built yet: user.zramfs.writeback (the spill tier does not exist); it
- * is an unknown name today.
+ *   user.zramfs.writeback write idle|huge|all on the root (mounted with
+ *                         -o spill=DIR): write back now the chunks idle
+ *                         for -o idle seconds (1 s when idle=0), the raw
+ *                         (incompressible) ones, or every stored chunk;
+ *                         returns when done.  ENODEV without a spill.
  *
  * A directory's totals come from zr_ns_du(), cached per directory and
  * reused while the namespace's change count and the store's finished
@@ -33,6 +36,7 @@
  */
 #include "fs_internal.h"
 #include "zramfs/mem.h"
+#include "zramfs/spill.h"
 #include "zramfs/stats.h"
 
 #include <errno.h>
@@ -45,6 +49,7 @@
 #define ZR_XATTR_MEM_LIMIT ZR_XATTR_PREFIX "mem_limit"
 #define ZR_XATTR_COMP ZR_XATTR_PREFIX "comp"
 #define ZR_XATTR_RECOMPRESS ZR_XATTR_PREFIX "recompress"
+#define ZR_XATTR_WRITEBACK ZR_XATTR_PREFIX "writeback"
 
 /* Longest value a control or policy accepts ("18446744073709551615",
  * "zstd:22", "512M\n"); longer is EINVAL. */
@@ -84,6 +89,10 @@ static void gather_global(struct zr_fs *fs, struct zr_stats_global *g)
 	zr_arena_get_stats(fs->arena, &g->arena);
 	zr_ns_get_stats(fs->ns, &g->ns);
 	g->heap_bytes = zr_mem_meta_bytes();
+	if (fs->spill) {
+		zr_spill_get_stats(fs->spill, &g->spill);
+		g->has_spill = 1;
+	}
 	g->size_limit = zr_store_size_limit(fs->store);
 	g->chunk_size = 1u << fs->opts.chunk_shift;
 	g->codec = fs->opts.codec;
@@ -255,7 +264,29 @@ static int set_mem_limit(struct zr_fs *fs, const char *value, size_t size)
 	if (value_string(value, size, s, sizeof(s)) || zr_parse_size(s, &cap))
 		return -EINVAL;
 	zr_arena_set_cap(fs->arena, cap);
+	if (fs->spill) /* the writeback keeps arena + staging below it */
+		zr_store_set_mem_limit(fs->store, cap);
 	return 0;
+}
+
+static int writeback(struct zr_fs *fs, const char *value, size_t size)
+{
+	enum zr_wb_mode mode;
+	int64_t n;
+
+	if (value_is(value, size, "idle"))
+		mode = ZR_WB_IDLE;
+	else if (value_is(value, size, "huge"))
+		mode = ZR_WB_HUGE;
+	else if (value_is(value, size, "all"))
+		mode = ZR_WB_ALL;
+	else
+		return -EINVAL;
+	if (!fs->spill)
+		return -ENODEV;
+	n = zr_store_writeback(fs->store, mode);
+	/* A full or failing spill is counted in the stats; chunks stay in RAM. */
+	return n < 0 && n != -ENOSPC && n != -EIO ? (int)n : 0;
 }
 
 /* Sets a file's codec or a directory's policy; spec NULL removes it (the
@@ -325,12 +356,15 @@ static int set_virtual(fuse_req_t req, struct zr_inode *ino, const char *name,
 			return -EACCES;
 		return recompress(fs, ino, value, size);
 	}
-	if (!root || (strcmp(name, ZR_XATTR_COMPACT) && strcmp(name, ZR_XATTR_MEM_LIMIT)))
+	if (!root || (strcmp(name, ZR_XATTR_COMPACT) && strcmp(name, ZR_XATTR_MEM_LIMIT) &&
+		      strcmp(name, ZR_XATTR_WRITEBACK)))
 		return -EPERM;
 	if (!may_control(req))
 		return -EACCES;
 	if (!strcmp(name, ZR_XATTR_MEM_LIMIT))
 		return set_mem_limit(fs, value, size);
+	if (!strcmp(name, ZR_XATTR_WRITEBACK))
+		return writeback(fs, value, size);
 	if (!value_is(value, size, "1"))
 		return -EINVAL;
 	zr_arena_compact(fs->arena);

@@ -186,9 +186,11 @@ int main(int argc, char *argv[])
 		goto out_opts;
 	if (add_mount_opts(&args, c.nnonopt == 2 ? c.nonopt[0] : NULL))
 		goto out_mnt;
+	errno = 0;
 	fs = zr_fs_new(&c.opts);
 	if (!fs) {
-		fprintf(stderr, "zramfs: out of memory at start-up\n");
+		if (errno != EINVAL) /* EINVAL: zr_fs_new() said why */
+			fprintf(stderr, "zramfs: out of memory at start-up\n");
 		goto out_mnt;
 	}
 	r = serve(&args, &copts, fs, mountpoint);

@@ -243,6 +243,48 @@ static int opt_staging(struct zr_opts *o, const char *val, uint64_t ram,
 	return 0;
 }
 
+static int opt_spill(struct zr_opts *o, const char *val, uint64_t ram,
+		     char *err, size_t errlen)
+{
+	if (strlen(val) >= sizeof(o->spill_dir))
+		return fail(err, errlen, "spill", val, "path too long");
+	strcpy(o->spill_dir, val);
+	return 0;
+}
+
+static int opt_mem_limit(struct zr_opts *o, const char *val, uint64_t ram,
+			 char *err, size_t errlen)
+{
+	uint64_t v;
+
+	if (zr_parse_size(val, &v) || (v && v < (4u << 20)))
+		return fail(err, errlen, "mem_limit", val, "expected 0 (none) or a size >= 4M");
+	o->mem_limit = v;
+	return 0;
+}
+
+static int opt_spill_limit(struct zr_opts *o, const char *val, uint64_t ram,
+			   char *err, size_t errlen)
+{
+	uint64_t v;
+
+	if (zr_parse_size(val, &v) || v > ((uint64_t)UINT32_MAX << 9))
+		return fail(err, errlen, "spill_limit", val, "expected 0 (none) or a size up to 2T");
+	o->spill_limit = v;
+	return 0;
+}
+
+static int opt_idle(struct zr_opts *o, const char *val, uint64_t ram,
+		    char *err, size_t errlen)
+{
+	uint64_t v;
+
+	if (parse_uint(val, 10, 1u << 30, &v))
+		return fail(err, errlen, "idle", val, "expected seconds, 0 = off");
+	o->idle = (unsigned)v;
+	return 0;
+}
+
 static const struct opt_desc opt_table[] = {
 	{ "size", 1, opt_size },
 	{ "nr_inodes", 1, opt_nr_inodes },
@@ -256,6 +298,10 @@ static const struct opt_desc opt_table[] = {
 	{ "max_background", 1, opt_max_background },
 	{ "workers", 1, opt_workers },
 	{ "staging", 1, opt_staging },
+	{ "spill", 1, opt_spill },
+	{ "mem_limit", 1, opt_mem_limit },
+	{ "spill_limit", 1, opt_spill_limit },
+	{ "idle", 1, opt_idle },
 };
 
 static const struct opt_desc *find_opt(const char *kv)
@@ -344,5 +390,10 @@ const char *zr_opts_help(void)
 	       "    -o workers=N           compression threads, 0 = compress inline\n"
 	       "                           (default: online CPUs)\n"
 	       "    -o staging=SIZE        bound on uncompressed data waiting for them\n"
-	       "                           (default 16M, at most RAM/64)\n";
+	       "                           (default 16M, at most RAM/64)\n"
+	       "    -o mem_limit=SIZE      RAM budget for data (arena + staging); without\n"
+	       "                           spill=, writes past it fail with ENOSPC\n"
+	       "    -o spill=DIR           write cold chunks back to a file in DIR\n"
+	       "    -o spill_limit=SIZE    most disk the spill file may use (default: none)\n"
+	       "    -o idle=SECONDS        write back chunks idle that long (0 = off)\n";
 }

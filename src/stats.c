@@ -127,6 +127,19 @@ size_t zr_stats_format_global(const struct zr_stats_global *g, char *buf, size_t
 	put_u64(&o, "failed_writes", g->store.failed_writes);
 	put_u64(&o, "enospc_events", g->store.enospc_events);
 	put_pool(&o, &g->store);
+	put_u64(&o, "mem_limit", g->arena.cap_bytes);
+	if (!g->has_spill) /* zramfs-stat shows "-" for SPILLED without them */
+		return finish(&o);
+	put_u64(&o, "spilled_chunks", g->store.spilled_chunks);
+	put_u64(&o, "spill_bytes", g->store.spill_bytes);
+	put_u64(&o, "spill_file_bytes", g->spill.file_bytes);
+	put_u64(&o, "spill_limit", g->spill.limit);
+	put_u64(&o, "spill_reads", g->spill.reads);
+	put_u64(&o, "spill_writes", g->spill.writes);
+	put_u64(&o, "spill_written_bytes", g->spill.written_bytes);
+	put_u64(&o, "spill_failed_writes", g->spill.failed_writes);
+	put_u64(&o, "spill_failed_reads", g->spill.failed_reads);
+	put_u64(&o, "promoted_chunks", g->store.promoted_chunks);
 	return finish(&o);
 }
 

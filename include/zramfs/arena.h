@@ -89,6 +89,10 @@ int zr_arena_should_compact(struct zr_arena *a);
  * kept even if over the new cap; later allocations fail with -ENOSPC. */
 void zr_arena_set_cap(struct zr_arena *a, uint64_t cap_bytes);
 
+/* zr_arena_used_bytes(): mapped_bytes + meta_bytes, what the cap counts;
+ * two atomic loads (no class lock), for checks on the write path. */
+uint64_t zr_arena_used_bytes(struct zr_arena *a);
+
 /* zr_arena_get_stats(): a consistent-enough snapshot (each counter exact,
  * counters read one after another). */
 void zr_arena_get_stats(struct zr_arena *a, struct zr_arena_stats *st);

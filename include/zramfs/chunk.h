@@ -52,6 +52,11 @@ struct zr_store_config {
 	struct zr_arena *arena;		/* shared, owned by the caller */
 	unsigned workers;		/* compression threads; 0 = inline */
 	uint64_t staging_bytes;		/* staging bound; 0 = ZR_STAGING_DEFAULT */
+	struct zr_spill *spill;		/* writeback tier; NULL = off (owned by
+					 * the caller, outlives the store) */
+	uint64_t mem_limit;		/* RAM budget for arena + staging that the
+					 * writeback keeps below; 0 = none */
+	unsigned idle;			/* write back chunks idle this long, s */
 };
 
 struct zr_store_stats {
@@ -74,6 +79,10 @@ struct zr_store_stats {
 	uint64_t pool_running;		/* chunks being compressed */
 	uint64_t pool_jobs_done;	/* chunks the workers finished */
 	uint64_t pool_wakeups;		/* sleeping workers woken */
+	uint64_t spilled_chunks;	/* written back to the spill file */
+	uint64_t spill_bytes;		/* their compressed bytes on disk */
+	uint64_t promoted_chunks;	/* spilled chunks brought back to RAM */
+	uint64_t mem_limit;		/* current RAM budget; 0 = none */
 };
 
 struct zr_fdata_stats {
@@ -84,6 +93,7 @@ struct zr_fdata_stats {
 	uint64_t same_chunks;
 	uint64_t huge_chunks;
 	uint64_t compressed_chunks;
+	uint64_t spilled_chunks;
 	unsigned chunk_size;
 	struct zr_codec_spec codec;
 };
@@ -183,6 +193,38 @@ struct zr_codec_spec zr_fdata_get_codec(struct zr_fdata *f);
  * gets the bytes of compressed data saved.  0, -EINVAL (spec none), -EIO (a
  * corrupt chunk: the ones before it are done), -ENOMEM, -ENOSPC. */
 int zr_fdata_recompress(struct zr_fdata *f, struct zr_codec_spec spec, uint64_t *saved);
+
+/* ---- Writeback tier (store with a spill) ----------------------------
+ *
+ * Every record carries an access tick from a coarse store clock (seconds
+ * since zr_store_start(), advanced by the writeback thread); reads and
+ * writes set it.  The writeback thread sweeps the files with a clock hand
+ * and writes chunks (COMPRESSED or RAW) to the spill as they are:
+ *   - idle: chunks untouched for cfg->idle seconds (when idle > 0);
+ *   - pressure: when arena + staging pass 90% of mem_limit, the oldest
+ *     first (age >= 64, 16, 4, 1, 0 s) until they are below 80%.
+ * Writers wait (no lock held) while above the high watermark and the
+ * writeback is making progress. */
+
+enum zr_wb_mode {
+	ZR_WB_IDLE,	/* chunks idle for at least the idle setting (or 1 s) */
+	ZR_WB_HUGE,	/* raw (incompressible) chunks */
+	ZR_WB_ALL,	/* every stored chunk */
+};
+
+/* zr_store_writeback(): write back now (the control).  Returns the number
+ * of chunks written back, or -ENODEV without a spill, or the spill's error
+ * when none could be written. */
+int64_t zr_store_writeback(struct zr_store *s, enum zr_wb_mode mode);
+
+/* zr_store_set_mem_limit(): change the RAM budget (0 = none); wakes the
+ * writeback thread. */
+void zr_store_set_mem_limit(struct zr_store *s, uint64_t limit);
+uint64_t zr_store_mem_limit(struct zr_store *s);
+
+/* zr_store_tick(): advance the access clock by one (tests; the writeback
+ * thread does it every second). */
+void zr_store_tick(struct zr_store *s);
 
 /* zr_fdata_get_stats(): this file's figures. */
 void zr_fdata_get_stats(struct zr_fdata *f, struct zr_fdata_stats *st);

@@ -57,6 +57,10 @@ struct zr_opts {
 	unsigned max_background;
 	unsigned workers;		/* compression threads; 0 = inline */
 	uint64_t staging;		/* staging buffer bound, bytes */
+	char spill_dir[1024];		/* -o spill=DIR; "" = no writeback tier */
+	uint64_t mem_limit;		/* RAM budget (arena + staging); 0 = none */
+	uint64_t spill_limit;		/* spill disk bound; 0 = none */
+	unsigned idle;			/* idle writeback age, seconds; 0 = off */
 };
 
 /* zr_opts_defaults(): fill *o with the defaults; ram_bytes is physical RAM

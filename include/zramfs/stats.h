@@ -12,6 +12,7 @@
 #include "zramfs/arena.h"
 #include "zramfs/chunk.h"
 #include "zramfs/ns.h"
+#include "zramfs/spill.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -20,6 +21,8 @@ struct zr_stats_global {
 	struct zr_store_stats store;
 	struct zr_arena_stats arena;
 	struct zr_ns_stats ns;
+	struct zr_spill_stats spill;
+	int has_spill;			/* -o spill=: the spill keys are shown */
 	uint64_t heap_bytes;	/* zr_mem_meta_bytes(): inodes, tables, buffers */
 	uint64_t size_limit;	/* -o size */
 	unsigned chunk_size;

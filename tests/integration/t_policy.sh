@@ -162,7 +162,10 @@ case_bad_values_change_nothing() {
 	expect_errno EPERM "$ZR" xset "$Z/d" user.zramfs.stats 1
 	expect_errno EPERM "$ZR" xset "$Z/d" user.zramfs.mem_limit 1M
 	expect_errno EPERM "$ZR" xset "$Z/f" user.zramfs.compact 1
-	expect_errno EPERM "$ZR" xset "$ZMNT" user.zramfs.writeback 1
+	# writeback: idle|huge|all on the root; without -o spill, ENODEV
+	expect_errno EINVAL "$ZR" xset "$ZMNT" user.zramfs.writeback 1
+	expect_errno ENODEV "$ZR" xset "$ZMNT" user.zramfs.writeback all
+	expect_errno EPERM "$ZR" xset "$Z/f" user.zramfs.writeback all
 	expect_errno EPERM "$ZR" xset "$Z/d" user.zramfs.recompress zstd:19
 	expect_errno ENODATA "$ZR" xget "$ZMNT" user.zramfs.writeback 100
 	expect_errno ENODATA "$ZR" xget "$ZMNT" user.zramfs.compact 100
