@@ -145,3 +145,34 @@ case_spill_limit() {
 	cmp "$W/r4" "$m/r" || fail "data with a full spill"
 	zumount "$m" || fail "unmount"
 }
+
+# The spill directory's own filesystem fills up (a 12 MiB loop-mounted
+# ext4): writes end in ENOSPC once RAM (mem_limit) is full too, every byte
+# stored reads back right, the failures are counted, the daemon serves on.
+case_spill_disk_full() {
+	need_zramfs
+	local m=$W/dfull sp=$W/smallfs img=$W/small.img
+	truncate -s 12M "$img" && mkfs.ext4 -q -F "$img" || skip "cannot make an ext4 image"
+	mkdir -p "$sp"
+	echo "$sp" >>"$REG"
+	mount -o loop "$img" "$sp" || skip "cannot loop-mount"
+	zmount "$m" "mem_limit=16M,spill=$sp,size=1G" || fail "mount"
+	echo "written before" >"$m/keep"
+	spill_data "$W/data" 96
+	dd if="$W/data" of="$m/big" bs=1M status=none 2>"$W/dd.err" &&
+		fail "96 MiB into 16 MiB of RAM and a 12 MiB spill disk succeeded"
+	grep -q "No space left on device" "$W/dd.err" || fail "dd error: $(cat "$W/dd.err")"
+	assert_gt "$(zstat spill_failed_writes "$m")" 0 "spill_failed_writes once the disk is full"
+	sync; echo 3 >/proc/sys/vm/drop_caches
+	local got wrong
+	got=$(fsize "$m/big")
+	assert_gt "$got" 16777216 "bytes accepted (RAM + spill disk)"
+	wrong=$(cmp -l -n "$got" "$W/data" "$m/big" | awk '$3 != "0"' | wc -l)
+	assert_eq "$wrong" 0 "bytes stored with wrong contents"
+	assert_eq "$(cat "$m/keep")" "written before" "other file intact"
+	rm "$m/big"
+	wait_until 10 sh -c "echo again >'$m/again'" || fail "writing after freeing space"
+	assert_eq "$(cat "$m/again")" again "daemon serves on"
+	zumount "$m" || fail "unmount"
+	umount "$sp" || fail "unmount the spill filesystem"
+}
