@@ -473,10 +473,8 @@ static void scratch_key_init(void)
 	pthread_key_create(&scratch_key, scratch_free);
 }
 
-/* scratch_get(): this thread's scratch, its buffers at least need bytes
- * (a chunk size).  They only grow, and only here: no caller keeps plain or
- * comp across a call. */
-static struct scratch *scratch_get(uint32_t need)
+/* scratch_self(): this thread's scratch record, created on first use. */
+static struct scratch *scratch_self(void)
 {
 	struct scratch *sc;
 
@@ -491,6 +489,18 @@ static struct scratch *scratch_get(uint32_t need)
 			return NULL;
 		}
 	}
+	return sc;
+}
+
+/* scratch_get(): this thread's scratch, its buffers at least need bytes
+ * (a chunk size).  They only grow, and only here: no caller keeps plain or
+ * comp across a call. */
+static struct scratch *scratch_get(uint32_t need)
+{
+	struct scratch *sc = scratch_self();
+
+	if (!sc)
+		return NULL;
 	if (sc->cap >= need)
 		return sc;
 	zr_free(sc->plain);
@@ -505,19 +515,10 @@ static struct scratch *scratch_get(uint32_t need)
  * (never plain or comp, which the caller may be decoding into). */
 static uint8_t *scratch_spillbuf(uint32_t need)
 {
-	struct scratch *sc;
+	struct scratch *sc = scratch_self();
 
-	pthread_once(&scratch_once, scratch_key_init);
-	sc = pthread_getspecific(scratch_key);
-	if (!sc) {
-		sc = zr_calloc(1, sizeof(*sc));
-		if (!sc)
-			return NULL;
-		if (pthread_setspecific(scratch_key, sc)) {
-			zr_free(sc);
-			return NULL;
-		}
-	}
+	if (!sc)
+		return NULL;
 	if (sc->spill_cap < need) {
 		zr_free(sc->spill);
 		sc->spill = zr_malloc(need);
