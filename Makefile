@@ -11,6 +11,7 @@
 #   make deps            install missing Debian packages (as root)
 #   make install         PREFIX=/usr/local DESTDIR=
 #   make fuzz            libFuzzer harnesses (clang)
+#   make bench           tmpfs / ext4-on-zram / zramfs benchmark (BENCH_QUICK=1)
 
 VERSION   := 0.1.0
 PREFIX    ?= /usr/local
@@ -119,6 +120,11 @@ mount: deps
 	@mkdir -p $(MNT)
 	./zramfs $(OPTS) $(MNT)
 	@echo "zramfs mounted on $(MNT); unmount with: fusermount3 -u $(MNT)"
+
+# tmpfs, ext4 on zram and zramfs side by side, same data (issue 8); root.
+# BENCH_QUICK=1 for the 5-minute version.  Results in build/bench/.
+bench: all
+	@ZRAMFS="$${ZRAMFS:-$(abspath $(DAEMON))}" bash contrib/bench/run.sh
 
 UNITDIR   ?= $(PREFIX)/lib/systemd/system
 EXAMPLEDIR ?= $(PREFIX)/share/zramfs
