@@ -174,5 +174,6 @@ case_spill_disk_full() {
 	wait_until 10 sh -c "echo again >'$m/again'" || fail "writing after freeing space"
 	assert_eq "$(cat "$m/again")" again "daemon serves on"
 	zumount "$m" || fail "unmount"
-	umount "$sp" || fail "unmount the spill filesystem"
+	# the daemon exits (closing its spill file) just after fusermount3 returns
+	wait_until 10 umount "$sp" || fail "unmount the spill filesystem"
 }
