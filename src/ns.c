@@ -131,6 +131,17 @@ static int check_name(const char *name, size_t *len)
 	return 0;
 }
 
+/* check_entry(): a name to create, link or remove in dir: the name first,
+ * then that dir is a directory. */
+static int check_entry(const struct zr_inode *dir, const char *name, size_t *len)
+{
+	int err = check_name(name, len);
+
+	if (err)
+		return err;
+	return is_dir(dir) ? 0 : -ENOTDIR;
+}
+
 static _Atomic uint64_t *type_counter(struct zr_ns *ns, unsigned type)
 {
 	switch (type) {
@@ -663,11 +674,9 @@ static int node_create(struct zr_ns *ns, struct zr_inode *dir, const char *name,
 	size_t len;
 	int err;
 
-	err = check_name(name, &len);
+	err = check_entry(dir, name, &len);
 	if (err)
 		return err;
-	if (!is_dir(dir))
-		return -ENOTDIR;
 	if (dot_name(name, len))
 		return -EEXIST;
 	pthread_rwlock_wrlock(&ns->tree);
@@ -757,11 +766,9 @@ int zr_ns_link(struct zr_ns *ns, struct zr_inode *ino, struct zr_inode *dir,
 	size_t len;
 	int err;
 
-	err = check_name(name, &len);
+	err = check_entry(dir, name, &len);
 	if (err)
 		return err;
-	if (!is_dir(dir))
-		return -ENOTDIR;
 	if (is_dir(ino))
 		return -EPERM;
 	if (dot_name(name, len))
@@ -828,11 +835,9 @@ static int remove_name(struct zr_ns *ns, struct zr_inode *dir, const char *name,
 	size_t len;
 	int err;
 
-	err = check_name(name, &len);
+	err = check_entry(dir, name, &len);
 	if (err)
 		return err;
-	if (!is_dir(dir))
-		return -ENOTDIR;
 	switch (dot_name(name, len)) {
 	case 1:
 		return want_dir ? -EINVAL : -EISDIR;
