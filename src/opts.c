@@ -199,37 +199,38 @@ static int opt_wbcache(struct zr_opts *o, const char *val, uint64_t ram,
 	return opt_bool(&o->writeback_cache, "wbcache", val, err, errlen);
 }
 
-static int opt_max_threads(struct zr_opts *o, const char *val, uint64_t ram,
-			   char *err, size_t errlen)
+/* set_count(): *dst = val, a decimal count in [min, max]; else the
+ * option fails with why. */
+static int set_count(unsigned *dst, const char *key, const char *val, uint64_t min,
+		     uint64_t max, const char *why, char *err, size_t errlen)
 {
 	uint64_t v;
 
-	if (parse_uint(val, 10, 1024, &v) || v < 2)
-		return fail(err, errlen, "max_threads", val, "expected 2..1024");
-	o->max_threads = (unsigned)v;
+	if (parse_uint(val, 10, max, &v) || v < min)
+		return fail(err, errlen, key, val, why);
+	*dst = (unsigned)v;
 	return 0;
+}
+
+static int opt_max_threads(struct zr_opts *o, const char *val, uint64_t ram,
+			   char *err, size_t errlen)
+{
+	return set_count(&o->max_threads, "max_threads", val, 2, 1024, "expected 2..1024",
+			 err, errlen);
 }
 
 static int opt_max_background(struct zr_opts *o, const char *val, uint64_t ram,
 			      char *err, size_t errlen)
 {
-	uint64_t v;
-
-	if (parse_uint(val, 10, 65535, &v) || v < 1)
-		return fail(err, errlen, "max_background", val, "expected 1..65535");
-	o->max_background = (unsigned)v;
-	return 0;
+	return set_count(&o->max_background, "max_background", val, 1, 65535,
+			 "expected 1..65535", err, errlen);
 }
 
 static int opt_workers(struct zr_opts *o, const char *val, uint64_t ram,
 		       char *err, size_t errlen)
 {
-	uint64_t v;
-
-	if (parse_uint(val, 10, ZR_MAX_WORKERS, &v))
-		return fail(err, errlen, "workers", val, "expected 0..256");
-	o->workers = (unsigned)v;
-	return 0;
+	return set_count(&o->workers, "workers", val, 0, ZR_MAX_WORKERS, "expected 0..256",
+			 err, errlen);
 }
 
 static int opt_staging(struct zr_opts *o, const char *val, uint64_t ram,
@@ -277,12 +278,8 @@ static int opt_spill_limit(struct zr_opts *o, const char *val, uint64_t ram,
 static int opt_idle(struct zr_opts *o, const char *val, uint64_t ram,
 		    char *err, size_t errlen)
 {
-	uint64_t v;
-
-	if (parse_uint(val, 10, 1u << 30, &v))
-		return fail(err, errlen, "idle", val, "expected seconds, 0 = off");
-	o->idle = (unsigned)v;
-	return 0;
+	return set_count(&o->idle, "idle", val, 0, 1u << 30, "expected seconds, 0 = off",
+			 err, errlen);
 }
 
 static const struct opt_desc opt_table[] = {
