@@ -45,6 +45,26 @@ static void put_ratio(struct out *o, const char *key, uint64_t num, uint64_t den
 	    (unsigned long long)(r % 100));
 }
 
+/* Chunks by state: the same keys for the mount, a directory and a file. */
+static void put_chunks(struct out *o, uint64_t chunks, uint64_t same, uint64_t huge,
+		       uint64_t compressed)
+{
+	put_u64(o, "chunks", chunks);
+	put_u64(o, "same_chunks", same);
+	put_u64(o, "huge_chunks", huge);
+	put_u64(o, "compressed_chunks", compressed);
+}
+
+/* Inodes by type: the same keys for the mount and a directory's subtree. */
+static void put_tree_counts(struct out *o, uint64_t files, uint64_t dirs,
+			    uint64_t symlinks, uint64_t specials)
+{
+	put_u64(o, "files", files);
+	put_u64(o, "dirs", dirs);
+	put_u64(o, "symlinks", symlinks);
+	put_u64(o, "specials", specials);
+}
+
 static size_t finish(struct out *o)
 {
 	if (o->size && o->len >= o->size)
@@ -71,10 +91,8 @@ static void put_data(struct out *o, const struct zr_stats_global *g)
 	put_u64(o, "size_limit", g->size_limit);
 	put_u64(o, "chunk_size", g->chunk_size);
 	put(o, "comp %s\n", codec);
-	put_u64(o, "chunks", g->store.chunks);
-	put_u64(o, "same_chunks", g->store.same_chunks);
-	put_u64(o, "huge_chunks", g->store.huge_chunks);
-	put_u64(o, "compressed_chunks", g->store.compressed_chunks);
+	put_chunks(o, g->store.chunks, g->store.same_chunks, g->store.huge_chunks,
+		   g->store.compressed_chunks);
 }
 
 static void put_arena(struct out *o, const struct zr_arena_stats *a)
@@ -114,10 +132,7 @@ size_t zr_stats_format_global(const struct zr_stats_global *g, char *buf, size_t
 	struct out o = { buf, size, 0 };
 
 	put_data(&o, g);
-	put_u64(&o, "files", g->ns.files);
-	put_u64(&o, "dirs", g->ns.dirs);
-	put_u64(&o, "symlinks", g->ns.symlinks);
-	put_u64(&o, "specials", g->ns.specials);
+	put_tree_counts(&o, g->ns.files, g->ns.dirs, g->ns.symlinks, g->ns.specials);
 	put_u64(&o, "inodes", g->ns.inodes);
 	put_u64(&o, "xattr_bytes", g->ns.xattr_bytes);
 	put_u64(&o, "heap_bytes", g->heap_bytes);
@@ -155,10 +170,7 @@ size_t zr_stats_format_file(const struct zr_fdata_stats *f, char *buf, size_t si
 	put_ratio(&o, "compr_ratio", f->orig_bytes, f->compr_bytes);
 	put_u64(&o, "chunk_size", f->chunk_size);
 	put(&o, "comp %s\n", codec);
-	put_u64(&o, "chunks", f->chunks);
-	put_u64(&o, "same_chunks", f->same_chunks);
-	put_u64(&o, "huge_chunks", f->huge_chunks);
-	put_u64(&o, "compressed_chunks", f->compressed_chunks);
+	put_chunks(&o, f->chunks, f->same_chunks, f->huge_chunks, f->compressed_chunks);
 	return finish(&o);
 }
 
@@ -178,17 +190,12 @@ size_t zr_stats_format_tree(const struct zr_ns_du *du, char *buf, size_t size)
 	struct out o = { buf, size, 0 };
 	const uint64_t *fig = du->fig;
 
-	put_u64(&o, "files", du->files);
-	put_u64(&o, "dirs", du->dirs);
-	put_u64(&o, "symlinks", du->symlinks);
-	put_u64(&o, "specials", du->specials);
+	put_tree_counts(&o, du->files, du->dirs, du->symlinks, du->specials);
 	put_u64(&o, "size", fig[ZR_FIG_SIZE]);
 	put_u64(&o, "orig_data_size", fig[ZR_FIG_ORIG]);
 	put_u64(&o, "compr_data_size", fig[ZR_FIG_COMPR]);
 	put_ratio(&o, "compr_ratio", fig[ZR_FIG_ORIG], fig[ZR_FIG_COMPR]);
-	put_u64(&o, "chunks", fig[ZR_FIG_CHUNKS]);
-	put_u64(&o, "same_chunks", fig[ZR_FIG_SAME]);
-	put_u64(&o, "huge_chunks", fig[ZR_FIG_HUGE]);
-	put_u64(&o, "compressed_chunks", fig[ZR_FIG_COMPRESSED]);
+	put_chunks(&o, fig[ZR_FIG_CHUNKS], fig[ZR_FIG_SAME], fig[ZR_FIG_HUGE],
+		   fig[ZR_FIG_COMPRESSED]);
 	return finish(&o);
 }
