@@ -132,10 +132,33 @@ void zr_fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		zr_free(buf);
 }
 
+/* Writes all of buf or fails.  A short count is right for write(2), but
+ * two kinds of sender drop it silently: the kernel's writeback (a page it
+ * sent is clean, whatever the reply said) and a loop device's direct I/O
+ * (a short write completes the block request as done).  They get the
+ * error instead, which writeback keeps for fsync() and close(). */
+static ssize_t write_whole(struct zr_fdata *f, const char *buf, size_t size, off_t off)
+{
+	size_t done = 0;
+
+	while (done < size) {
+		ssize_t n = zr_fdata_write(f, buf + done, size - done,
+					   (uint64_t)off + done);
+
+		if (n <= 0)
+			return n ? n : -EIO;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
 void zr_fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 		 off_t off, struct fuse_file_info *fi)
 {
-	ssize_t n = zr_fdata_write(file_data(req, ino), buf, size, (uint64_t)off);
+	struct zr_fdata *f = file_data(req, ino);
+	ssize_t n = fi->writepage || (fi->flags & O_DIRECT)
+			    ? write_whole(f, buf, size, off)
+			    : zr_fdata_write(f, buf, size, (uint64_t)off);
 
 	if (n < 0) {
 		zr_reply_status(req, (int)n);
@@ -219,6 +242,14 @@ void zr_fs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 {
 	int64_t r;
 
+	/* Under the writeback cache the kernel asks without writing its
+	 * dirty pages back first: our answer could call fresh data a hole.
+	 * ENOSYS makes it answer itself (all data up to its i_size), which is
+	 * always right. */
+	if (zr_fs_of(req)->opts.writeback_cache) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	if (whence != SEEK_DATA && whence != SEEK_HOLE) {
 		fuse_reply_err(req, EINVAL);
 		return;
