@@ -6,6 +6,13 @@
 #   make unit            unit tests only
 #   make check-asan      the same under ASan+UBSan      (build/asan)
 #   make check-tsan      the same under ThreadSanitizer  (build/tsan)
+#   make check-fault     unit tests and the "fault" integration cases with
+#                        fault injection compiled in (build/fault)
+#   make FAULT=1 ...     any target with fault injection compiled in
+#                        (-DZR_FAULT_INJECTION; build/fault, build/SAN-fault):
+#                        the daemon then reads ZRAMFS_FAULTS, e.g.
+#                        "arena_alloc=0.01,spill_read=0.02,seed=42"
+#                        (include/zramfs/fault.h)
 #   make valgrind        unit tests under valgrind memcheck
 #   make mount MNT=DIR   build and mount zramfs on DIR (OPTS="-o ...")
 #   make deps            install missing Debian packages (as root)
@@ -18,7 +25,8 @@ PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/bin
 MANDIR    ?= $(PREFIX)/share/man
 SAN       ?=
-BUILD     ?= build$(if $(SAN),/$(SAN),)
+FAULT     ?=
+BUILD     ?= build$(if $(SAN),/$(SAN)$(if $(FAULT),-fault),$(if $(FAULT),/fault))
 
 CC        ?= cc
 OPT       ?= -O2 -g
@@ -33,8 +41,9 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lfuse3 -llz4
 SAN_FLAGS_asan := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 SAN_FLAGS_tsan := -fsanitize=thread
 SAN_FLAGS  := $(SAN_FLAGS_$(SAN))
+FAULT_FLAGS := $(if $(FAULT),-DZR_FAULT_INJECTION)
 
-CPPFLAGS  += -Iinclude -D_GNU_SOURCE -DZRAMFS_VERSION=\"$(VERSION)\" -MMD -MP
+CPPFLAGS  += -Iinclude -D_GNU_SOURCE -DZRAMFS_VERSION=\"$(VERSION)\" -MMD -MP $(FAULT_FLAGS)
 CFLAGS    = -std=gnu11 $(OPT) $(WARN) -pthread $(SAN_FLAGS) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS   += -pthread $(SAN_FLAGS)
 LDLIBS    = $(PKG_LIBS) -lpthread
@@ -52,10 +61,10 @@ TEST_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 TOOLS     := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
 
 .SECONDARY:
-.PHONY: fuzz all deps unit run-unit run-integration check check-asan check-tsan valgrind integration mount \
+.PHONY: fuzz all deps unit run-unit run-integration check check-asan check-tsan check-fault valgrind integration mount \
         install uninstall clean fuzz bench tools
 
-all: $(DAEMON) $(if $(SAN),,zramfs)
+all: $(DAEMON) $(if $(SAN)$(FAULT),,zramfs)
 
 zramfs: $(DAEMON)
 	ln -sf $(DAEMON) zramfs
@@ -108,6 +117,11 @@ check-asan:
 
 check-tsan:
 	TSAN_OPTIONS=halt_on_error=1 $(MAKE) SAN=tsan OPT="-O1 -g" unit integration
+
+# Fault injection (issue: clean errors under faults, never wrong data).
+check-fault: deps
+	@$(MAKE) --no-print-directory FAULT=1 run-unit
+	@ZR_CASES='^t_fault:' $(MAKE) --no-print-directory FAULT=1 run-integration
 
 valgrind: deps $(TEST_BINS)
 	@set -e; for t in $(TEST_BINS); do echo "== valgrind $$t"; \

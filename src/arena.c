@@ -71,6 +71,7 @@
  *     destroyed; spans with used > 0 sit on exactly one class list.
  */
 #include "zramfs/arena.h"
+#include "zramfs/fault.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -1163,7 +1164,8 @@ int zr_arena_alloc(struct zr_arena *a, size_t size, zr_handle_t *out)
 
 	if (!size || size > a->max_object)
 		return -EINVAL;
-	err = handle_get(a, &h);
+	/* an injected fault is the OS refusing memory (counted as one) */
+	err = zr_fault(ZR_FAULT_ARENA_ALLOC) ? -ENOMEM : handle_get(a, &h);
 	if (!err) {
 		c = &a->classes[class_index(size)];
 		pthread_mutex_lock(&c->lock);

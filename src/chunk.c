@@ -139,6 +139,7 @@
  * chunk size and freed when the thread exits.
  */
 #include "zramfs/chunk.h"
+#include "zramfs/fault.h"
 #include "zramfs/mem.h"
 #include "zramfs/pool.h"
 #include "zramfs/spill.h"
@@ -890,7 +891,7 @@ static struct stage *stage_alloc_locked(struct zr_store *s)
 		return NULL;
 	s->stages_alloc++;
 	pthread_mutex_unlock(&s->stage_lock);
-	st = zr_malloc(stage_bytes(s));
+	st = zr_fault(ZR_FAULT_STAGE_ALLOC) ? NULL : zr_malloc(stage_bytes(s));
 	pthread_mutex_lock(&s->stage_lock);
 	if (!st) {
 		s->stages_alloc--;

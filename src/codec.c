@@ -8,6 +8,7 @@
  * that switches between levels (per-file policy) keeps one per level it used.
  */
 #include "zramfs/codec.h"
+#include "zramfs/fault.h"
 #include "zramfs/mem.h"
 
 #include <errno.h>
@@ -186,6 +187,8 @@ ssize_t zr_codec_compress(struct zr_codec_ctx *ctx, struct zr_codec_spec spec,
 
 	if (len == 0 || len > (size_t)LZ4_MAX_INPUT_SIZE)
 		return -EINVAL;
+	if (zr_fault(ZR_FAULT_CODEC_COMPRESS))
+		return -EIO;	/* as a library error */
 	switch (spec.id) {
 	case ZR_CODEC_LZ4:
 		r = LZ4_compress_fast_extState(&ctx->lz4, src, dst, (int)len,
@@ -223,6 +226,8 @@ int zr_codec_decompress(struct zr_codec_ctx *ctx, unsigned id, const void *src,
 
 	if (clen > (size_t)INT32_MAX || dst_len > (size_t)INT32_MAX)
 		return -EIO;
+	if (zr_fault(ZR_FAULT_CODEC_DECOMPRESS))
+		return -EIO;	/* as corrupt input */
 	switch (id) {
 	case ZR_CODEC_LZ4:
 		r = LZ4_decompress_safe(src, dst, (int)clen, (int)dst_len);

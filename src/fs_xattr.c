@@ -89,6 +89,9 @@ static void gather_global(struct zr_fs *fs, struct zr_stats_global *g)
 	zr_arena_get_stats(fs->arena, &g->arena);
 	zr_ns_get_stats(fs->ns, &g->ns);
 	g->heap_bytes = zr_mem_meta_bytes();
+	g->has_faults = ZR_FAULT_ENABLED;
+	for (int i = 0; i < ZR_FAULT_COUNT; i++)
+		g->faults[i] = zr_fault_count((enum zr_fault_point)i);
 	if (fs->spill) {
 		zr_spill_get_stats(fs->spill, &g->spill);
 		g->has_spill = 1;

@@ -9,6 +9,7 @@
  * init) are created after it, because it forks.
  */
 #include "fs_internal.h"
+#include "zramfs/fault.h"
 
 #include <errno.h>
 #include <fuse_opt.h>
@@ -151,6 +152,24 @@ out_session:
 	return r;
 }
 
+/* fault_env(): ZRAMFS_FAULTS, the fault points and rates of a FAULT=1
+ * build (include/zramfs/fault.h); a bad spec, or one given to a build
+ * without fault injection, stops the mount.  -1 when it must stop. */
+static int fault_env(void)
+{
+	const char *spec = getenv("ZRAMFS_FAULTS");
+	char err[160];
+
+	if (!spec || !*spec)
+		return 0;
+	if (zr_fault_setup(spec, err, sizeof(err))) {
+		fprintf(stderr, "zramfs: ZRAMFS_FAULTS: %s\n", err);
+		return -1;
+	}
+	fprintf(stderr, "zramfs: injecting faults: %s\n", spec);
+	return 0;
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -167,6 +186,8 @@ int main(int argc, char *argv[])
 		goto out_args;
 	if (fuse_parse_cmdline(&args, &copts))
 		goto out_args;
+	if (fault_env())
+		goto out_opts;
 	if (copts.show_help) {
 		usage(argv[0]);
 		r = 0;

@@ -16,6 +16,7 @@
  * written meanwhile.
  */
 #include "zramfs/spill.h"
+#include "zramfs/fault.h"
 #include "zramfs/mem.h"
 
 #include <errno.h>
@@ -289,8 +290,9 @@ int zr_spill_write(struct zr_spill *sp, const void *data, uint32_t len, uint32_t
 	iov[0] = (struct iovec){.iov_base = &h, .iov_len = sizeof(h)};
 	iov[1] = (struct iovec){.iov_base = (void *)data, .iov_len = len};
 	off = (off_t)((uint64_t)at << ZR_SPILL_BLOCK_SHIFT);
-	w = fault_hit(sp, ZR_SPILL_FAULT_WRITE) ? (errno = EIO, -1)
-						: pwritev(sp->fd, iov, 2, off);
+	w = fault_hit(sp, ZR_SPILL_FAULT_WRITE) || zr_fault(ZR_FAULT_SPILL_WRITE)
+		? (errno = EIO, -1)
+		: pwritev(sp->fd, iov, 2, off);
 	if (w != (ssize_t)(sizeof(h) + len)) {
 		int err = w < 0 ? errno : EIO;
 
@@ -318,7 +320,7 @@ int zr_spill_read(struct zr_spill *sp, uint32_t loc, void *buf, uint32_t len)
 	struct spill_hdr h;
 	struct iovec iov[2] = {{.iov_base = &h, .iov_len = sizeof(h)},
 			       {.iov_base = buf, .iov_len = len}};
-	ssize_t r = fault_hit(sp, ZR_SPILL_FAULT_READ)
+	ssize_t r = fault_hit(sp, ZR_SPILL_FAULT_READ) || zr_fault(ZR_FAULT_SPILL_READ)
 			? -1
 			: preadv(sp->fd, iov, 2, (off_t)((uint64_t)loc << ZR_SPILL_BLOCK_SHIFT));
 

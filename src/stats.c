@@ -127,6 +127,21 @@ static void put_pool(struct out *o, const struct zr_store_stats *s)
 	put_u64(o, "writer_waits", s->writer_waits);
 }
 
+/* Injected faults (FAULT=1 builds only; release builds print no key). */
+static void put_faults(struct out *o, const struct zr_stats_global *g)
+{
+	uint64_t total = 0;
+
+	if (!g->has_faults)
+		return;
+	for (int i = 0; i < ZR_FAULT_COUNT; i++)
+		total += g->faults[i];
+	put_u64(o, "faults_injected", total);
+	for (int i = 0; i < ZR_FAULT_COUNT; i++)
+		put(o, "fault_%s %llu\n", zr_fault_name((enum zr_fault_point)i),
+		    (unsigned long long)g->faults[i]);
+}
+
 size_t zr_stats_format_global(const struct zr_stats_global *g, char *buf, size_t size)
 {
 	struct out o = { buf, size, 0 };
@@ -141,6 +156,7 @@ size_t zr_stats_format_global(const struct zr_stats_global *g, char *buf, size_t
 	put_u64(&o, "failed_reads", g->store.failed_reads);
 	put_u64(&o, "failed_writes", g->store.failed_writes);
 	put_u64(&o, "enospc_events", g->store.enospc_events);
+	put_faults(&o, g);
 	put_pool(&o, &g->store);
 	put_u64(&o, "mem_limit", g->arena.cap_bytes);
 	if (!g->has_spill) /* zramfs-stat shows "-" for SPILLED without them */

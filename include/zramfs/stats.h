@@ -11,6 +11,7 @@
 
 #include "zramfs/arena.h"
 #include "zramfs/chunk.h"
+#include "zramfs/fault.h"
 #include "zramfs/ns.h"
 #include "zramfs/spill.h"
 
@@ -23,6 +24,8 @@ struct zr_stats_global {
 	struct zr_ns_stats ns;
 	struct zr_spill_stats spill;
 	int has_spill;			/* -o spill=: the spill keys are shown */
+	int has_faults;			/* a FAULT=1 build: the fault keys are shown */
+	uint64_t faults[ZR_FAULT_COUNT];	/* zr_fault_count() per point */
 	uint64_t heap_bytes;	/* zr_mem_meta_bytes(): inodes, tables, buffers */
 	uint64_t size_limit;	/* -o size */
 	unsigned chunk_size;

@@ -63,6 +63,29 @@ static void test_global(void **state)
 	assert_non_null(strstr(buf, "comp zstd:3\n"));
 }
 
+/* The fault keys: only with has_faults (a FAULT=1 build), the total and
+ * one line per point. */
+static void test_faults(void **state)
+{
+	struct zr_stats_global g;
+	char buf[4096];
+
+	memset(&g, 0, sizeof(g));
+	g.faults[ZR_FAULT_ARENA_ALLOC] = 3;
+	g.faults[ZR_FAULT_SPILL_READ] = 4;
+	zr_stats_format_global(&g, buf, sizeof(buf));
+	assert_null(strstr(buf, "fault"));
+	g.has_faults = 1;
+	zr_stats_format_global(&g, buf, sizeof(buf));
+	assert_int_equal(value_of(buf, "faults_injected"), 7);
+	assert_int_equal(value_of(buf, "fault_arena_alloc"), 3);
+	assert_int_equal(value_of(buf, "fault_spill_read"), 4);
+	assert_int_equal(value_of(buf, "fault_codec_compress"), 0);
+	assert_int_equal(value_of(buf, "fault_codec_decompress"), 0);
+	assert_int_equal(value_of(buf, "fault_spill_write"), 0);
+	assert_int_equal(value_of(buf, "fault_stage_alloc"), 0);
+}
+
 static void test_probe_and_truncation(void **state)
 {
 	struct zr_fdata_stats f;
@@ -136,6 +159,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_global),
+		cmocka_unit_test(test_faults),
 		cmocka_unit_test(test_probe_and_truncation),
 		cmocka_unit_test(test_tree),
 	};
