@@ -672,6 +672,21 @@ static struct span *span_new(struct zr_arena *a, struct zr_class *c, int *err)
 	return sp;
 }
 
+#ifndef MADV_DONTNEED_LOCKED
+#define MADV_DONTNEED_LOCKED 24	/* Linux 5.18 */
+#endif
+
+/* Give pages back to the OS.  A daemon under mlockall (-o mlock, for
+ * swap files) has locked pages, which MADV_DONTNEED refuses (EINVAL):
+ * they are released with MADV_DONTNEED_LOCKED, and the mapping stays
+ * locked for the next fault. */
+static int pages_release(void *p, size_t len)
+{
+	if (!madvise(p, len, MADV_DONTNEED))
+		return 0;
+	return errno == EINVAL ? madvise(p, len, MADV_DONTNEED_LOCKED) : -1;
+}
+
 /* Purge the dirty pages of a span; returns the pages released. */
 static uint64_t span_purge(struct zr_arena *a, struct zr_class *c, struct span *sp)
 {
@@ -685,8 +700,8 @@ static uint64_t span_purge(struct zr_arena *a, struct zr_class *c, struct span *
 			p++;
 			continue;
 		}
-		if (!madvise(sp->base + ((size_t)p << PAGE_SHIFT),
-			     (size_t)n << PAGE_SHIFT, MADV_DONTNEED)) {
+		if (!pages_release(sp->base + ((size_t)p << PAGE_SHIFT),
+				   (size_t)n << PAGE_SHIFT)) {
 			bits_assign(sp->resmap, p, n, false);
 			got += n;
 		}

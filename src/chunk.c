@@ -310,6 +310,9 @@ struct zr_store {
 	struct stage *free_stages;     /* allocated, unused */
 	unsigned stages_max;	       /* the -o staging bound, in stages */
 	unsigned stages_alloc;	       /* allocated (free + in use) */
+	bool reserve_staging;	       /* allocate all stages at start */
+	bool stages_reserved;	       /* all allocated up front, never trimmed */
+	bool destroying;	       /* zr_store_destroy(): trim reserved ones too */
 	unsigned stages_queued;	       /* queued or being compressed */
 	unsigned stages_free;	       /* on the free list */
 	unsigned stage_waiters;	       /* writers waiting for stages */
@@ -944,7 +947,7 @@ static void stage_trim(struct zr_store *s)
 	struct stage *st;
 
 	pthread_mutex_lock(&s->stage_lock);
-	while ((st = s->free_stages)) {
+	while ((!s->stages_reserved || s->destroying) && (st = s->free_stages)) {
 		s->free_stages = st->next_free;
 		s->stages_free--;
 		s->stages_alloc--;
@@ -1722,6 +1725,7 @@ struct zr_store *zr_store_create(const struct zr_store_config *cfg)
 	atomic_init(&s->size_limit, cfg->size_limit);
 	s->workers = cfg->workers < ZR_POOL_MAX_WORKERS ? cfg->workers : ZR_POOL_MAX_WORKERS;
 	s->stages_max = stages_for(cfg);
+	s->reserve_staging = cfg->reserve_staging;
 	pthread_mutex_init(&s->stage_lock, NULL);
 	pthread_cond_init(&s->free_cv, NULL);
 	pthread_cond_init(&s->idle_cv, NULL);
@@ -1735,6 +1739,29 @@ struct zr_store *zr_store_create(const struct zr_store_config *cfg)
 	pthread_cond_init(&s->wb_cv, NULL);
 	pthread_cond_init(&s->room_cv, NULL);
 	return s;
+}
+
+/* Allocates every stage and touches its pages now, so that a write
+ * (a swap-out) never waits for memory to stage a chunk. */
+static void stages_reserve(struct zr_store *s)
+{
+	struct stage *st;
+
+	struct stage *held = NULL;
+
+	pthread_mutex_lock(&s->stage_lock);
+	/* hold each one taken, so the next call must allocate a new one */
+	while ((st = stage_alloc_locked(s))) {
+		memset(st->data, 0, (size_t)1 << s->chunk_shift);
+		st->next_free = held;
+		held = st;
+	}
+	while ((st = held)) {
+		held = st->next_free;
+		stage_free_locked(s, st);
+	}
+	s->stages_reserved = true;
+	pthread_mutex_unlock(&s->stage_lock);
 }
 
 int zr_store_start(struct zr_store *s)
@@ -1758,6 +1785,8 @@ int zr_store_start(struct zr_store *s)
 	if (!s->workers || s->pool)
 		return 0;
 	s->pool = zr_pool_create(&pc);
+	if (s->pool && s->reserve_staging)
+		stages_reserve(s);
 	return s->pool ? 0 : -EAGAIN;
 }
 
@@ -1782,6 +1811,7 @@ void zr_store_destroy(struct zr_store *s)
 	wb_stop(s);
 	zr_pool_destroy(s->pool); /* runs what is queued; no file may remain */
 	s->pool = NULL;
+	s->destroying = true;
 	stage_trim(s);
 	assert(s->stages_alloc == 0 && s->stages_queued == 0);
 	pthread_cond_destroy(&s->idle_cv);
@@ -2456,6 +2486,37 @@ void zr_fdata_set_codec(struct zr_fdata *f, struct zr_codec_spec spec)
 struct zr_codec_spec zr_fdata_get_codec(struct zr_fdata *f)
 {
 	return codec_load(f);
+}
+
+/* Under the write lock, so no reader or worker sees the shift change
+ * under a chunk; only while the file holds no chunk, so no record was
+ * made at the old size.  Stages are sized to the store's chunk: larger
+ * is refused. */
+int zr_fdata_set_chunk_shift(struct zr_fdata *f, unsigned shift)
+{
+	int ret = 0;
+
+	if (shift < ZR_CHUNK_SHIFT_MIN || shift > f->s->chunk_shift)
+		return -EINVAL;
+	pthread_rwlock_wrlock(&f->lock);
+	if (shift != f->chunk_shift) {
+		if (fsize(f) || scan(f, 0, false) != IDX_NONE)
+			ret = -EBUSY;
+		else
+			f->chunk_shift = shift;
+	}
+	pthread_rwlock_unlock(&f->lock);
+	return ret;
+}
+
+unsigned zr_fdata_chunk_shift(struct zr_fdata *f)
+{
+	unsigned shift;
+
+	pthread_rwlock_rdlock(&f->lock);
+	shift = f->chunk_shift;
+	pthread_rwlock_unlock(&f->lock);
+	return shift;
 }
 
 void zr_fdata_get_stats(struct zr_fdata *f, struct zr_fdata_stats *st)

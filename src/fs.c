@@ -20,7 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,6 +40,9 @@
  * class of machine and then some; more in flight are allocated and freed. */
 #define ZR_REPLY_BUFS_KEPT 8
 
+/* statfs f_type of every FUSE filesystem (linux/magic.h) */
+#define ZR_FUSE_SUPER_MAGIC 0x65735546
+
 /* How often the housekeeper looks at fragmentation and the heap. */
 #define ZR_HOUSEKEEP_INTERVAL_MS 1000
 
@@ -50,6 +55,35 @@ static void payload_attr(void *payload, struct stat *st)
 {
 	st->st_size = (off_t)zr_fdata_size(payload);
 	st->st_blocks = (blkcnt_t)((zr_fdata_stored_bytes(payload) + 511) / 512);
+}
+
+/* A spill directory inside a zramfs would hold RAM in RAM, and under a
+ * swap file it would write back to itself: refused.  zramfs is the FUSE
+ * filesystem that answers its stats attribute. */
+static int on_zramfs(const char *dir)
+{
+	struct statfs sf;
+
+	return !statfs(dir, &sf) && sf.f_type == ZR_FUSE_SUPER_MAGIC &&
+	       getxattr(dir, "user.zramfs.stats", NULL, 0) > 0;
+}
+
+static int open_spill(struct zr_fs *fs, const struct zr_opts *opts)
+{
+	int err;
+
+	if (on_zramfs(opts->spill_dir)) {
+		fprintf(stderr, "zramfs: spill directory %s is on a zramfs mount; "
+			"it must be on a disk\n", opts->spill_dir);
+		return -1;
+	}
+	err = zr_spill_open(opts->spill_dir, opts->spill_limit, &fs->spill);
+	if (err) {
+		fprintf(stderr, "zramfs: spill directory %s: %s\n", opts->spill_dir,
+			strerror(-err));
+		return -1;
+	}
+	return 0;
 }
 
 struct zr_fs *zr_fs_new(const struct zr_opts *opts)
@@ -83,16 +117,10 @@ struct zr_fs *zr_fs_new(const struct zr_opts *opts)
 	fs->timeout = ZR_CACHE_TIMEOUT;
 	pthread_mutex_init(&fs->hk_lock, NULL);
 	pthread_cond_init(&fs->hk_cond, NULL);
-	if (opts->spill_dir[0]) {
-		int err = zr_spill_open(opts->spill_dir, opts->spill_limit, &fs->spill);
-
-		if (err) {
-			fprintf(stderr, "zramfs: spill directory %s: %s\n", opts->spill_dir,
-				strerror(-err));
-			zr_fs_free(fs);
-			errno = EINVAL;
-			return NULL;
-		}
+	if (opts->spill_dir[0] && open_spill(fs, opts)) {
+		zr_fs_free(fs);
+		errno = EINVAL;
+		return NULL;
 	}
 	/* mem_limit covers arena and staging: staging gets at most an
 	 * eighth of it; the arena's hard cap is the limit itself (ENOSPC
@@ -105,6 +133,8 @@ struct zr_fs *zr_fs_new(const struct zr_opts *opts)
 		if (sc.staging_bytes < (1u << ZR_CHUNK_SHIFT_MAX))
 			sc.staging_bytes = 1u << ZR_CHUNK_SHIFT_MAX;
 	}
+	/* a swap file's writes must not wait for memory to stage a chunk */
+	sc.reserve_staging = opts->mlock;
 	sc.spill = fs->spill;
 	sc.mem_limit = fs->spill ? opts->mem_limit : 0;
 	sc.idle = fs->spill ? opts->idle : 0;

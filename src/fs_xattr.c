@@ -20,6 +20,11 @@
  * nothing; anything else in the user.zramfs. namespace cannot be set or
  * removed (EPERM) and reads as absent (ENODATA).
  *
+ *   user.zramfs.chunk     read/write/remove on a regular file: its chunk
+ *                         size, 4K up to the mount's chunk size, settable
+ *                         while the file is empty (EBUSY after); on a
+ *                         directory: the chunk size its new files and
+ *                         subdirectories inherit (remove: none)
  *   user.zramfs.recompress  write a codec on a regular file: set it as the
  *                         file's codec and re-encode its stored chunks
  *                         with it, keeping each only where it shrinks;
@@ -50,14 +55,20 @@
 #define ZR_XATTR_COMP ZR_XATTR_PREFIX "comp"
 #define ZR_XATTR_RECOMPRESS ZR_XATTR_PREFIX "recompress"
 #define ZR_XATTR_WRITEBACK ZR_XATTR_PREFIX "writeback"
+#define ZR_XATTR_CHUNK ZR_XATTR_PREFIX "chunk"
 
 /* Longest value a control or policy accepts ("18446744073709551615",
  * "zstd:22", "512M\n"); longer is EINVAL. */
 #define ZR_CONTROL_VALUE_MAX 32
 
-/* Directory policy words (zr_ns_set_policy): a codec spec with a tag bit,
- * so that every spec, "none" (id 0) included, is non-zero. */
+/* Directory policy words (zr_ns_set_policy): a codec spec (bits 0-15)
+ * with a tag bit, so that every spec, "none" (id 0) included, is
+ * non-zero; and a chunk shift (bits 18-22) with its own tag bit. */
 #define ZR_POLICY_CODEC (1u << 16)
+#define ZR_POLICY_CODEC_MASK (ZR_POLICY_CODEC | 0xffffu)
+#define ZR_POLICY_CHUNK (1u << 17)
+#define ZR_POLICY_CHUNK_SHIFT 18
+#define ZR_POLICY_CHUNK_MASK (ZR_POLICY_CHUNK | 0x1fu << ZR_POLICY_CHUNK_SHIFT)
 
 /* Largest stats text (bytes); the global text is about 1.5 KiB. */
 #define ZR_STATS_TEXT_MAX 8192
@@ -153,6 +164,27 @@ static ssize_t format_stats(struct zr_fs *fs, struct zr_inode *ino, char *buf,
 	return -ENODATA;
 }
 
+/* A chunk size as the options spell it: "4K", "64K", "1M". */
+static int format_shift(unsigned shift, char *buf, size_t size)
+{
+	return shift >= 20 ? snprintf(buf, size, "%uM", 1u << (shift - 20))
+			   : snprintf(buf, size, "%uK", 1u << (shift - 10));
+}
+
+/* A file's chunk size, or a directory's chunk policy (-ENODATA: none). */
+static int format_chunk(struct zr_fs *fs, struct zr_inode *ino, char *buf, size_t size)
+{
+	struct zr_fdata *f = zr_inode_payload(ino);
+	uint32_t policy;
+
+	if (f)
+		return format_shift(zr_fdata_chunk_shift(f), buf, size);
+	policy = zr_ns_get_policy(fs->ns, ino);
+	if (!(policy & ZR_POLICY_CHUNK))
+		return -ENODATA;
+	return format_shift((policy >> ZR_POLICY_CHUNK_SHIFT) & 0x1f, buf, size);
+}
+
 /* The short value of a readable control or policy into buf; its length,
  * or -ENODATA (unknown name, wrong inode, no policy set). */
 static int format_control(struct zr_fs *fs, struct zr_inode *ino,
@@ -166,6 +198,8 @@ static int format_control(struct zr_fs *fs, struct zr_inode *ino,
 		zr_arena_get_stats(fs->arena, &as);
 		return snprintf(buf, size, "%llu", (unsigned long long)as.cap_bytes);
 	}
+	if (!strcmp(name, ZR_XATTR_CHUNK))
+		return format_chunk(fs, ino, buf, size);
 	if (strcmp(name, ZR_XATTR_COMP))
 		return -ENODATA;
 	if (f)
@@ -292,6 +326,15 @@ static int writeback(struct zr_fs *fs, const char *value, size_t size)
 	return n < 0 && n != -ENOSPC && n != -EIO ? (int)n : 0;
 }
 
+/* Replaces the bits of mask in a directory's policy word with bits. */
+static int update_policy(struct zr_fs *fs, struct zr_inode *dir, uint32_t mask,
+			 uint32_t bits)
+{
+	uint32_t policy = zr_ns_get_policy(fs->ns, dir);
+
+	return zr_ns_set_policy(fs->ns, dir, (policy & ~mask) | bits);
+}
+
 /* Sets a file's codec or a directory's policy; spec NULL removes it (the
  * mount's codec for a file, no policy for a directory). */
 static int apply_comp(struct zr_fs *fs, struct zr_inode *ino,
@@ -303,9 +346,35 @@ static int apply_comp(struct zr_fs *fs, struct zr_inode *ino,
 		zr_fdata_set_codec(f, spec ? *spec : fs->opts.codec);
 		return 0;
 	}
-	return zr_ns_set_policy(fs->ns, ino,
-				spec ? ZR_POLICY_CODEC | (uint32_t)spec->id << 8 | spec->level
-				     : 0);
+	return update_policy(fs, ino, ZR_POLICY_CODEC_MASK,
+			     spec ? ZR_POLICY_CODEC | (uint32_t)spec->id << 8 | spec->level
+				  : 0);
+}
+
+/* Sets a file's chunk size or a directory's chunk policy; shift 0 removes
+ * it (the mount's chunk size for an empty file, no policy for a
+ * directory).  A directory's policy is checked like a file's would be. */
+static int apply_chunk(struct zr_fs *fs, struct zr_inode *ino, unsigned shift)
+{
+	struct zr_fdata *f = zr_inode_payload(ino);
+
+	if (f)
+		return zr_fdata_set_chunk_shift(f, shift ? shift : fs->opts.chunk_shift);
+	if (shift > fs->opts.chunk_shift)
+		return -EINVAL;
+	return update_policy(fs, ino, ZR_POLICY_CHUNK_MASK,
+			     shift ? ZR_POLICY_CHUNK | shift << ZR_POLICY_CHUNK_SHIFT : 0);
+}
+
+static int set_chunk(struct zr_fs *fs, struct zr_inode *ino, const char *value,
+		     size_t size)
+{
+	char s[ZR_CONTROL_VALUE_MAX];
+	unsigned shift;
+
+	if (value_string(value, size, s, sizeof(s)) || zr_parse_chunk_shift(s, &shift))
+		return -EINVAL;
+	return apply_chunk(fs, ino, shift);
 }
 
 static int set_comp(struct zr_fs *fs, struct zr_inode *ino, const char *value,
@@ -354,6 +423,11 @@ static int set_virtual(fuse_req_t req, struct zr_inode *ino, const char *name,
 			return -EACCES;
 		return set_comp(fs, ino, value, size);
 	}
+	if (!strcmp(name, ZR_XATTR_CHUNK) && has_policy(ino)) {
+		if (!may_set_policy(req, ino))
+			return -EACCES;
+		return set_chunk(fs, ino, value, size);
+	}
 	if (!strcmp(name, ZR_XATTR_RECOMPRESS) && zr_inode_payload(ino)) {
 		if (!may_set_policy(req, ino))
 			return -EACCES;
@@ -376,11 +450,13 @@ static int set_virtual(fuse_req_t req, struct zr_inode *ino, const char *name,
 
 static int remove_virtual(fuse_req_t req, struct zr_inode *ino, const char *name)
 {
-	if (strcmp(name, ZR_XATTR_COMP) || !has_policy(ino))
+	int comp = !strcmp(name, ZR_XATTR_COMP);
+
+	if ((!comp && strcmp(name, ZR_XATTR_CHUNK)) || !has_policy(ino))
 		return -EPERM;
 	if (!may_set_policy(req, ino))
 		return -EACCES;
-	return apply_comp(zr_fs_of(req), ino, NULL);
+	return comp ? apply_comp(zr_fs_of(req), ino, NULL) : apply_chunk(zr_fs_of(req), ino, 0);
 }
 
 void zr_fs_inherit_policy(struct zr_fs *fs, struct zr_inode *dir, struct zr_fdata *f)
@@ -390,6 +466,9 @@ void zr_fs_inherit_policy(struct zr_fs *fs, struct zr_inode *dir, struct zr_fdat
 	if (policy & ZR_POLICY_CODEC)
 		zr_fdata_set_codec(f, (struct zr_codec_spec){ .id = (uint8_t)(policy >> 8),
 							      .level = (uint8_t)policy });
+	/* a new file is empty: this cannot fail for a shift the policy took */
+	if (policy & ZR_POLICY_CHUNK)
+		zr_fdata_set_chunk_shift(f, (policy >> ZR_POLICY_CHUNK_SHIFT) & 0x1f);
 }
 
 void zr_fs_setxattr(fuse_req_t req, fuse_ino_t nodeid, const char *name,

@@ -18,7 +18,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <unistd.h>
+
+#ifndef PR_SET_IO_FLUSHER
+#define PR_SET_IO_FLUSHER 57	/* Linux 5.6 */
+#endif
+#ifndef MCL_ONFAULT
+#define MCL_ONFAULT 4		/* Linux 4.4 */
+#endif
+
+/* Lock pages as they are faulted in: the arena's reserved address space
+ * and thread stacks are not made resident up front. */
+#define ZR_MLOCK_FLAGS (MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT)
 
 struct cmdline {
 	struct zr_opts opts;
@@ -101,6 +114,39 @@ static int add_mount_opts(struct fuse_args *args, const char *source)
 	return fuse_opt_add_arg(args, buf);
 }
 
+/* Inherited by every thread and by the daemonized child.  Needs
+ * CAP_SYS_RESOURCE; a mount not meant for swap works without it. */
+static void mark_io_flusher(const struct zr_opts *opts)
+{
+	if (!prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) || !opts->mlock)
+		return;
+	fprintf(stderr, "zramfs: warning: cannot mark the daemon as an I/O flusher "
+		"(PR_SET_IO_FLUSHER: %s); a swap file on this mount may deadlock "
+		"under memory pressure\n", strerror(errno));
+}
+
+/* -o mlock is checked before the fork, where the error reaches the
+ * terminal, and applied again after it. */
+static int check_mlock(const struct zr_opts *opts)
+{
+	if (!opts->mlock)
+		return 0;
+	if (mlockall(ZR_MLOCK_FLAGS)) {
+		fprintf(stderr, "zramfs: option 'mlock': cannot lock memory: %s "
+			"(needs root or CAP_IPC_LOCK and a large RLIMIT_MEMLOCK)\n",
+			strerror(errno));
+		return -1;
+	}
+	munlockall();
+	return 0;
+}
+
+static void apply_mlock(const struct zr_opts *opts)
+{
+	if (opts->mlock && mlockall(ZR_MLOCK_FLAGS))
+		fuse_log(FUSE_LOG_ERR, "zramfs: mlockall: %s\n", strerror(errno));
+}
+
 static int run_loop(struct fuse_session *se, struct fuse_cmdline_opts *copts,
 		    const struct zr_opts *opts)
 {
@@ -134,10 +180,14 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *copts,
 		return 1;	/* libfuse printed which option it rejected */
 	if (fuse_set_signal_handlers(se))
 		goto out_session;
+	if (check_mlock(&fs->opts))
+		goto out_signals;
 	if (fuse_session_mount(se, mountpoint))
 		goto out_signals;
+	mark_io_flusher(&fs->opts);
 	if (fuse_daemonize(copts->foreground))
 		goto out_unmount;
+	apply_mlock(&fs->opts);
 	/* libfuse reports the signal that ended the loop; SIGTERM, SIGINT
 	 * and SIGHUP are the documented ways to stop: a clean exit. */
 	r = run_loop(se, copts, &fs->opts);

@@ -121,20 +121,24 @@ static int opt_nr_inodes(struct zr_opts *o, const char *val, uint64_t ram,
 	return 0;
 }
 
+int zr_parse_chunk_shift(const char *s, unsigned *shift)
+{
+	uint64_t v;
+
+	if (zr_parse_size(s, &v) || v == 0 || (v & (v - 1)))
+		return -EINVAL;
+	if (__builtin_ctzll(v) < ZR_CHUNK_SHIFT_MIN || __builtin_ctzll(v) > ZR_CHUNK_SHIFT_MAX)
+		return -EINVAL;
+	*shift = (unsigned)__builtin_ctzll(v);
+	return 0;
+}
+
 static int opt_chunk(struct zr_opts *o, const char *val, uint64_t ram,
 		     char *err, size_t errlen)
 {
-	uint64_t v;
-	unsigned shift;
-
-	if (zr_parse_size(val, &v) || v == 0 || (v & (v - 1)))
+	if (zr_parse_chunk_shift(val, &o->chunk_shift))
 		return fail(err, errlen, "chunk", val,
 			    "expected a power of two from 4K to 1M");
-	shift = (unsigned)__builtin_ctzll(v);
-	if (shift < ZR_CHUNK_SHIFT_MIN || shift > ZR_CHUNK_SHIFT_MAX)
-		return fail(err, errlen, "chunk", val,
-			    "expected a power of two from 4K to 1M");
-	o->chunk_shift = shift;
 	return 0;
 }
 
@@ -197,6 +201,13 @@ static int opt_wbcache(struct zr_opts *o, const char *val, uint64_t ram,
 		       char *err, size_t errlen)
 {
 	return opt_bool(&o->writeback_cache, "wbcache", val, err, errlen);
+}
+
+/* "mlock" alone means mlock=1. */
+static int opt_mlock(struct zr_opts *o, const char *val, uint64_t ram,
+		     char *err, size_t errlen)
+{
+	return opt_bool(&o->mlock, "mlock", *val ? val : "1", err, errlen);
 }
 
 /* set_count(): *dst = val, a decimal count in [min, max]; else the
@@ -291,6 +302,7 @@ static const struct opt_desc opt_table[] = {
 	{ "uid", 1, opt_uid },
 	{ "gid", 1, opt_gid },
 	{ "wbcache", 1, opt_wbcache },
+	{ "mlock", 0, opt_mlock },
 	{ "max_threads", 1, opt_max_threads },
 	{ "max_background", 1, opt_max_background },
 	{ "workers", 1, opt_workers },
@@ -382,6 +394,7 @@ const char *zr_opts_help(void)
 	       "    -o mode=OCTAL          permissions of the root directory (default 755)\n"
 	       "    -o uid=N,gid=N         owner of the root directory (default: caller)\n"
 	       "    -o wbcache=0|1         kernel writeback cache (default 1)\n"
+	       "    -o mlock               lock the daemon in RAM (for swap files; root)\n"
 	       "    -o max_threads=N       FUSE worker threads (default: online CPUs, >= 2)\n"
 	       "    -o max_background=N    in-flight background requests (default 64)\n"
 	       "    -o workers=N           compression threads, 0 = compress inline\n"

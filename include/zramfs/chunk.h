@@ -26,6 +26,7 @@
 #include "zramfs/codec.h"
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -57,6 +58,8 @@ struct zr_store_config {
 	uint64_t mem_limit;		/* RAM budget for arena + staging that the
 					 * writeback keeps below; 0 = none */
 	unsigned idle;			/* write back chunks idle this long, s */
+	bool reserve_staging;		/* allocate and touch every staging
+					 * buffer at start, keep them (swap) */
 };
 
 struct zr_store_stats {
@@ -186,6 +189,13 @@ ssize_t zr_fdata_copy(struct zr_fdata *dst, uint64_t dst_off,
 /* zr_fdata_set_codec() / zr_fdata_get_codec(): codec for future writes. */
 void zr_fdata_set_codec(struct zr_fdata *f, struct zr_codec_spec spec);
 struct zr_codec_spec zr_fdata_get_codec(struct zr_fdata *f);
+
+/* zr_fdata_set_chunk_shift(): the file's chunk size (log2), from
+ * ZR_CHUNK_SHIFT_MIN up to the store's; only while the file is empty
+ * (size 0, no chunk): -EBUSY otherwise, -EINVAL for a size out of range.
+ * Small chunks suit files written in small random pieces (swap: 4 KiB). */
+int zr_fdata_set_chunk_shift(struct zr_fdata *f, unsigned shift);
+unsigned zr_fdata_chunk_shift(struct zr_fdata *f);
 
 /* zr_fdata_recompress(): set the file's codec to spec and re-encode every
  * stored chunk with it, keeping a new object only where it is smaller (like

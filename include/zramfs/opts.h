@@ -53,6 +53,7 @@ struct zr_opts {
 	uid_t root_uid;
 	gid_t root_gid;
 	int writeback_cache;		/* kernel writeback cache on (1) / off */
+	int mlock;			/* mlockall() the daemon (swap files) */
 	unsigned max_threads;
 	unsigned max_background;
 	unsigned workers;		/* compression threads; 0 = inline */
@@ -85,6 +86,10 @@ int zr_opts_apply(struct zr_opts *o, const char *kv, uint64_t ram_bytes,
 /* zr_parse_size(): "123", "64K", "512M", "2G", "1T" (binary units),
  * optionally "B"/"iB" suffixed.  0 or -EINVAL (bad syntax, overflow). */
 int zr_parse_size(const char *s, uint64_t *out);
+
+/* zr_parse_chunk_shift(): a chunk size "4K".."1M", a power of two, as
+ * log2 into *shift.  0 or -EINVAL. */
+int zr_parse_chunk_shift(const char *s, unsigned *shift);
 
 /* zr_opts_help(): the zramfs part of --help. */
 const char *zr_opts_help(void);

@@ -164,3 +164,46 @@ case_kill9_recovery() {
 	echo again >"$m/f" && [ "$(cat "$m/f")" = again ] || fail "I/O after remount"
 	zumount "$m" || fail "unmount"
 }
+
+# -o mlock (swap files): the daemon's pages are locked as it touches them,
+# memory still goes back to the OS on delete, and a daemon that may not
+# mark itself an I/O flusher says so at mount time.
+case_mlock() {
+	need_zramfs
+	local m=$W/mlock pid out lck rss_full rss_empty
+	bad_option mlock=sometimes mlock
+	mkdir -p "$m"
+	echo "$m" >>"$REG"
+	out=$("$ZRAMFS" "$m" -o mlock,size=1G 2>&1) || fail "mount -o mlock: $out"
+	if ! capsh --has-p=cap_sys_resource 2>/dev/null; then
+		echo "$out" | grep -q "PR_SET_IO_FLUSHER" || fail "no I/O flusher warning: '$out'"
+	fi
+	pid=$(ps -eo pid=,args= | awk -v d="$m" '$2 ~ /zramfs$/ && index($0, " " d " ") { print $1; exit }')
+	[ -n "$pid" ] || fail "daemon not found"
+	head -c 64M /dev/urandom >"$m/f"
+	sync
+	lck=$(awk '/^VmLck/ { print $2 }' /proc/$pid/status)
+	rss_full=$(awk '/^VmRSS/ { print $2 }' /proc/$pid/status)
+	assert_ge "$lck" "$rss_full" "VmLck (kB) covers the resident set"
+	assert_ge "$rss_full" 65536 "RSS (kB) holds the 64 MiB file"
+	rm "$m/f"
+	wait_until 10 sh -c "[ \$(awk '/^VmRSS/ { print \$2 }' /proc/$pid/status) -lt 40000 ]" || true
+	rss_empty=$(awk '/^VmRSS/ { print $2 }' /proc/$pid/status)
+	assert_lt "$rss_empty" 40000 "RSS (kB) after rm under mlock"
+	fusermount3 -u "$m"
+}
+
+# A spill directory inside a zramfs mount is refused by name.
+case_spill_on_zramfs() {
+	need_zramfs
+	local m=$W/outer m2=$W/inner out
+	mkdir -p "$m" "$m2"
+	echo "$m" >>"$REG"
+	echo "$m2" >>"$REG"
+	"$ZRAMFS" "$m" -o size=64M || fail "mount"
+	mkdir "$m/spill"
+	out=$("$ZRAMFS" "$m2" -o "spill=$m/spill" 2>&1) && fail "spill on zramfs accepted"
+	echo "$out" | grep -q "$m/spill is on a zramfs mount" || fail "message: $out"
+	is_mounted "$m2" && fail "mounted anyway"
+	fusermount3 -u "$m"
+}

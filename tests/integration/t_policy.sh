@@ -255,3 +255,39 @@ case_recompress() {
 	expect_errno EACCES as_user "$U1" "$ZR" xset "$Z/rc" user.zramfs.recompress lz4
 	assert_eq "$(zstat compr_data_size "$Z/rc")" "$after" "refusals change nothing"
 }
+
+# user.zramfs.chunk: a file's chunk size while it is empty, a directory's
+# inherited policy; 4 KiB pages written at random then cost 4 KiB chunks.
+case_chunk_policy() {
+	need_zramfs
+	local f=$Z/c4 d=$Z/cdir
+	touch "$f"
+	assert_eq "$(getfattr --only-values -n user.zramfs.chunk "$f")" 64K "default chunk"
+	setfattr -n user.zramfs.chunk -v 4K "$f" || fail "set 4K"
+	assert_eq "$(getfattr --only-values -n user.zramfs.chunk "$f")" 4K "file chunk"
+	expect_errno EINVAL "$ZR" xset "$f" user.zramfs.chunk 128K
+	expect_errno EINVAL "$ZR" xset "$f" user.zramfs.chunk 3K
+	truncate -s 8M "$f"
+	for i in 3 77 1000 1500; do
+		head -c 4096 /usr/bin/ls | dd of="$f" bs=4096 seek=$i conv=notrunc status=none
+	done
+	sync
+	assert_eq "$(zstat chunks "$f")" 4 "four 4K chunks"
+	assert_eq "$(zstat orig_data_size "$f")" 16384 "orig_data_size of four pages"
+	expect_errno EBUSY "$ZR" xset "$f" user.zramfs.chunk 16K
+	mkdir "$d"
+	setfattr -n user.zramfs.chunk -v 16K "$d" || fail "dir policy"
+	setfattr -n user.zramfs.comp -v zstd:3 "$d" || fail "dir comp policy"
+	touch "$d/new"
+	mkdir "$d/sub"
+	touch "$d/sub/new"
+	assert_eq "$(getfattr --only-values -n user.zramfs.chunk "$d/new")" 16K "inherited by a file"
+	assert_eq "$(getfattr --only-values -n user.zramfs.chunk "$d/sub/new")" 16K "inherited through a subdirectory"
+	assert_eq "$(comp_of "$d/new")" zstd:3 "comp policy kept beside the chunk policy"
+	setfattr -x user.zramfs.chunk "$d" || fail "remove dir chunk policy"
+	assert_eq "$(comp_of "$d")" zstd:3 "comp policy survives removing the chunk policy"
+	touch "$d/newer"
+	assert_eq "$(getfattr --only-values -n user.zramfs.chunk "$d/newer")" 64K "after remove"
+	as_user "$U1" setfattr -n user.zramfs.chunk -v 4K "$d/newer" 2>/dev/null && fail "other user set a chunk policy"
+	return 0
+}

@@ -97,7 +97,7 @@ static struct env env_new(unsigned shift, struct zr_codec_spec codec, uint64_t l
 
 	e.arena = zr_arena_create(&ac);
 	assert_non_null(e.arena);
-	sc = (struct zr_store_config){shift, codec, limit, e.arena, g_workers, 0, NULL, 0, 0};
+	sc = (struct zr_store_config){shift, codec, limit, e.arena, g_workers, 0, NULL, 0, 0, false};
 	e.store = zr_store_create(&sc);
 	assert_non_null(e.store);
 	assert_int_equal(zr_store_start(e.store), 0);
@@ -629,7 +629,7 @@ static void test_arena_failure(void **state)
 	struct zr_store_stats st, st2;
 
 	e.arena = zr_arena_create(&ac);
-	sc = (struct zr_store_config){12, LZ4, 0, e.arena, 0, 0, NULL, 0, 0}; /* inline */
+	sc = (struct zr_store_config){12, LZ4, 0, e.arena, 0, 0, NULL, 0, 0, false}; /* inline */
 	e.store = zr_store_create(&sc);
 	f = zr_fdata_create(e.store);
 	fill_text(m, sizeof(m));
@@ -709,7 +709,7 @@ static void test_bad_config(void **state)
 {
 	struct zr_arena_config ac = {.max_object = MIB, .cap_bytes = 0};
 	struct zr_arena *a = zr_arena_create(&ac);
-	struct zr_store_config c = {11, LZ4, 0, a, 0, 0, NULL, 0, 0};
+	struct zr_store_config c = {11, LZ4, 0, a, 0, 0, NULL, 0, 0, false};
 
 	assert_null(zr_store_create(&c));
 	c.chunk_shift = 21;
@@ -805,6 +805,46 @@ static void test_copy_shifts(void **state)
 	free(m);
 	env_free(&e);
 	env_free(&e2);
+}
+
+/* A per-file chunk size: set while empty, refused once data is stored or
+ * above the store's; small random writes land in 4K chunks, copies
+ * between the two sizes keep the bytes, punching one page frees it. */
+static void test_file_chunk_shift(void **state)
+{
+	struct env e = env_new(16, LZ4, 0);
+	struct zr_fdata *small = zr_fdata_create(e.store), *big = zr_fdata_create(e.store);
+	struct zr_store_stats st;
+	uint8_t *m = calloc(1, 262144);
+
+	assert_int_equal(zr_fdata_set_chunk_shift(small, 17), -EINVAL);
+	assert_int_equal(zr_fdata_set_chunk_shift(small, 11), -EINVAL);
+	assert_int_equal(zr_fdata_set_chunk_shift(small, 12), 0);
+	assert_int_equal(zr_fdata_chunk_shift(small), 12);
+	assert_int_equal(zr_fdata_chunk_shift(big), 16);
+	fill_text(m + 8192, 4096);
+	fill_text(m + 200704, 4096);
+	wr(small, m + 8192, 4096, 8192);
+	wr(small, m + 200704, 4096, 200704);
+	assert_int_equal(zr_fdata_truncate(small, 262144), 0);
+	sstats(e.store, &st);
+	assert_int_equal(st.compressed_chunks + st.huge_chunks, 2);
+	expect(small, m, 262144);
+	assert_int_equal(zr_fdata_set_chunk_shift(small, 16), -EBUSY);
+	assert_int_equal(zr_fdata_copy(big, 0, small, 0, 262144), 262144);
+	expect(big, m, 262144);
+	assert_int_equal(zr_fdata_punch_hole(small, 8192, 4096), 0);
+	memset(m + 8192, 0, 4096);
+	expect(small, m, 262144);
+	sstats(e.store, &st);
+	assert_int_equal(st.orig_data_size, 4096 + 65536 * 4);
+	assert_int_equal(zr_fdata_truncate(small, 0), 0);
+	assert_int_equal(zr_fdata_set_chunk_shift(small, 14), 0);
+	zr_fdata_destroy(small);
+	zr_fdata_destroy(big);
+	free(m);
+	check_consistent(&e);
+	env_free(&e);
 }
 
 /* ---------------------------------------------------------------------
@@ -1234,7 +1274,7 @@ static struct env env_workers(unsigned shift, struct zr_codec_spec codec, unsign
 
 	e.arena = zr_arena_create(&ac);
 	assert_non_null(e.arena);
-	sc = (struct zr_store_config){shift, codec, 0, e.arena, workers, staging, NULL, 0, 0};
+	sc = (struct zr_store_config){shift, codec, 0, e.arena, workers, staging, NULL, 0, 0, false};
 	e.store = zr_store_create(&sc);
 	assert_non_null(e.store);
 	assert_int_equal(zr_store_start(e.store), 0);
@@ -1471,6 +1511,43 @@ static void test_staging_bound(void **state)
 	env_free(&e);
 }
 
+/* reserve_staging (-o mlock): every stage exists from the start, in
+ * mem_used's staging figure, and stays through syncs and bursts. */
+static void test_staging_reserved(void **state)
+{
+	enum { SIZE = 4 * MIB };
+	struct zr_arena_config ac = {.max_object = MIB, .cap_bytes = 0};
+	struct zr_store_config sc = {16, LZ4, 0, NULL, 1, 1 * MIB, NULL, 0, 0, true};
+	struct zr_store_stats st;
+	struct env e;
+	struct zr_fdata *f;
+	uint8_t *m = malloc(SIZE);
+
+	e.arena = zr_arena_create(&ac);
+	sc.arena = e.arena;
+	e.store = zr_store_create(&sc);
+	assert_non_null(e.store);
+	zr_store_get_stats(e.store, &st);
+	assert_int_equal(st.staging_bytes, 0);	/* not before the start */
+	assert_int_equal(zr_store_start(e.store), 0);
+	zr_store_get_stats(e.store, &st);
+	assert_true(st.staging_bytes >= st.staging_limit);
+	f = zr_fdata_create(e.store);
+	fill_text(m, SIZE);
+	wr(f, m, SIZE, 0);
+	expect(f, m, SIZE);
+	sstats(e.store, &st);
+	assert_true(st.staging_bytes >= st.staging_limit);
+	assert_int_equal(st.dirty_chunks, 0);
+	expect(f, m, SIZE);
+	zr_fdata_destroy(f);
+	free(m);
+	sstats(e.store, &st);
+	assert_int_equal(st.orig_data_size, 0);
+	zr_store_destroy(e.store);	/* frees the reserved stages (ASan) */
+	zr_arena_destroy(e.arena);
+}
+
 /* A worker that cannot store a chunk (arena cap) keeps it dirty and
  * readable, reports the error once at the next sync, and a later write
  * retries it; with every stage stuck, writers fall back to inline. */
@@ -1525,6 +1602,8 @@ int main(void)
 	    cmocka_unit_test(test_bad_config),
 	    cmocka_unit_test(test_copy),
 	    cmocka_unit_test(test_copy_shifts),
+	    cmocka_unit_test(test_file_chunk_shift),
+	    cmocka_unit_test(test_staging_reserved),
 	    cmocka_unit_test(test_codec_switch),
 	    cmocka_unit_test(test_recompress),
 	    cmocka_unit_test(test_stats),

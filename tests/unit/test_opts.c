@@ -92,6 +92,11 @@ static void test_each_option(void **state)
 	assert_int_equal(o.nr_inodes, 1000);
 	assert_int_equal(apply(&o, "wbcache=0", err), 0);
 	assert_int_equal(o.writeback_cache, 0);
+	assert_int_equal(o.mlock, 0);
+	assert_int_equal(apply(&o, "mlock", err), 0);
+	assert_int_equal(o.mlock, 1);
+	assert_int_equal(apply(&o, "mlock=off", err), 0);
+	assert_int_equal(o.mlock, 0);
 	assert_int_equal(apply(&o, "max_threads=8", err), 0);
 	assert_int_equal(o.max_threads, 8);
 	assert_int_equal(apply(&o, "max_background=128", err), 0);
@@ -133,6 +138,7 @@ static void test_rejections(void **state)
 	expect_reject("uid=-1", "uid");
 	expect_reject("gid=x", "gid");
 	expect_reject("wbcache=maybe", "wbcache");
+	expect_reject("mlock=sometimes", "mlock");
 	expect_reject("max_threads=1", "max_threads");
 	expect_reject("max_background=0", "max_background");
 	expect_reject("workers=257", "workers");
