@@ -137,7 +137,7 @@ mount: deps
 
 # tmpfs, ext4 on zram and zramfs side by side, same data (issue 8); root.
 # BENCH_QUICK=1 for the 5-minute version.  Results in build/bench/.
-bench: all
+bench: all tools
 	@ZRAMFS="$${ZRAMFS:-$(abspath $(DAEMON))}" bash contrib/bench/run.sh
 
 UNITDIR   ?= $(PREFIX)/lib/systemd/system
@@ -149,6 +149,7 @@ install: all
 		$(DESTDIR)$(EXAMPLEDIR)
 	install -m 755 $(DAEMON) $(DESTDIR)$(BINDIR)/zramfs
 	install -m 755 contrib/zramfs-stat $(DESTDIR)$(BINDIR)/zramfs-stat
+	install -m 755 contrib/zramfs-swap $(DESTDIR)$(BINDIR)/zramfs-swap
 	install -m 644 zramfs.1 $(DESTDIR)$(MANDIR)/man1/zramfs.1
 	sed 's|@BINDIR@|$(BINDIR)|g' contrib/systemd/zramfs@.service \
 		>$(DESTDIR)$(UNITDIR)/zramfs@.service
@@ -157,6 +158,7 @@ install: all
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/zramfs $(DESTDIR)$(BINDIR)/zramfs-stat \
+		$(DESTDIR)$(BINDIR)/zramfs-swap \
 		$(DESTDIR)$(MANDIR)/man1/zramfs.1 $(DESTDIR)$(UNITDIR)/zramfs@.service \
 		$(DESTDIR)$(EXAMPLEDIR)/tmp.mount $(DESTDIR)$(EXAMPLEDIR)/fstab.example
 	-rmdir $(DESTDIR)$(EXAMPLEDIR) 2>/dev/null

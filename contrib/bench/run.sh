@@ -8,6 +8,8 @@
 # Targets, mounted one after another: tmpfs; ext4 on /dev/zram0 (lz4,
 # lzo-rle); zramfs comp=none, lz4, zstd:1, zstd:3.  On each, per run, on a
 # fresh mount: untar, build, rm -rf (RAM left), stream, fio random, metadata.
+# Then the swap workload (contrib/bench/swap.sh): a memory hog swapping to
+# zram and to zramfs swap files (lz4, zstd:1, lz4 with a spill).
 # Memory is measured from outside: tmpfs by Shmem (/proc/meminfo), zram by
 # mm_stat's mem_used_total, zramfs by the daemon's VmRSS growth and by its own
 # user.zramfs.stats mem_used_total (both shown).  Everything is a delta from
@@ -342,7 +344,7 @@ echo "# wall time: $(awk -v a="$T_START" -v b="$EPOCHREALTIME" 'BEGIN { printf "
 # ---------------------------------------------------------------- report
 FIGS=(untar_s logical_mib untar_mem_mib untar_stats_mib untar_ratio build_s
 	rm_mem_mib rm_trim_mib rm_stats_mib stream_w stream_r fio_w fio_r
-	meta_create meta_stat meta_delete swap)
+	meta_create meta_stat meta_delete)
 declare -A LABEL=(
 	[untar_s]="untar, s" [logical_mib]="logical bytes, MiB"
 	[untar_mem_mib]="RAM after untar, MiB" [untar_stats_mib]="  zramfs stats mem_used_total, MiB"
@@ -351,8 +353,7 @@ declare -A LABEL=(
 	[rm_stats_mib]="  zramfs stats after rm, MiB" [stream_w]="stream write, MiB/s"
 	[stream_r]="stream read (cold), MiB/s" [fio_w]="fio 4K randwrite, IOPS"
 	[fio_r]="fio 4K randread, IOPS" [meta_create]="metadata create, files/s"
-	[meta_stat]="metadata stat, files/s" [meta_delete]="metadata delete, files/s"
-	[swap]="swap (memory hog)")
+	[meta_stat]="metadata stat, files/s" [meta_delete]="metadata delete, files/s")
 stats() {	# figure target -> "median min max n" or ""
 	local v; v=$(echo ${RES["$1|$2"]:-})
 	[ -n "$v" ] || return 0
@@ -365,7 +366,6 @@ fmt() { awk -v x="$1" 'BEGIN { if (x == "FAIL" || x == "") print x; else if (x +
 	else if (x + 0 >= 100) printf "%.0f", x; else if (x + 0 >= 10) printf "%.1f", x; else printf "%.2f", x }'; }
 cell() {	# figure target -> table cell
 	local s; s=$(stats "$1" "$2")
-	if [ "$1" = swap ]; then echo "n/a"; return; fi
 	[ -n "$s" ] || { [ -n "${NOTE[$2]:-}" ] && echo "skipped" || echo "—"; return; }
 	read -r m lo hi n <<<"$s"
 	if [ "$n" -gt 1 ]; then echo "$(fmt "$m") ($(fmt "$lo")–$(fmt "$hi"))"; else fmt "$m"; fi
@@ -378,9 +378,9 @@ table() {	# kind: value | tmpfs | zram-lz4
 	line="| figure |"; for t in "${TARGETS[@]}"; do line+=" $t |"; done; echo "$line"
 	line="| --- |"; for t in "${TARGETS[@]}"; do line+=" --- |"; done; echo "$line"
 	for f in "${FIGS[@]}"; do
-		[ "$kind" != value ] && [[ $f == logical_mib || $f == swap || $f == *_stats_mib || $f == rm_* ]] && continue
+		[ "$kind" != value ] && [[ $f == logical_mib || $f == *_stats_mib || $f == rm_* ]] && continue
 		local any=; for t in "${TARGETS[@]}"; do [ -n "$(stats $f "$t")" ] && any=1; done
-		[ -n "$any" ] || [ "$f" = swap ] || continue
+		[ -n "$any" ] || continue
 		line="| ${LABEL[$f]} |"
 		for t in "${TARGETS[@]}"; do
 			if [ "$kind" = value ]; then line+=" $(cell $f "$t") |"
@@ -430,6 +430,21 @@ goal "untar: zramfs lz4 / ext4-zram lz4 <= 4" "$(ratio "$(med untar_s zramfs-lz4
 goal "stream write: zramfs lz4 / ext4-zram lz4 >= 1.3" "$(ratio "$(med stream_w zramfs-lz4)" "$(med stream_w $Z)")" ">=" 1.3
 goal "stream read: zramfs lz4 / ext4-zram lz4 >= 1.0" "$(ratio "$(med stream_r zramfs-lz4)" "$(med stream_r $Z)")" ">=" 1.0
 goal "build: zramfs lz4 / tmpfs <= 1.2" "$(ratio "$(med build_s zramfs-lz4)" "$(med build_s tmpfs)")" "<=" 1.2
+
+# ---------------------------------------------------------------- swap
+# The swap workload has its own harness (a hog in a memory cgroup, swap on
+# zram and on zramfs files); it needs /dev/zram0 free and no other swap.
+echo
+echo "## Swap: memory hog in a memory cgroup (contrib/bench/swap.sh)"
+if [ -n "$why" ]; then
+	echo "skipped: $why"
+elif [ -n "$(awk 'NR > 1' /proc/swaps)" ]; then
+	echo "skipped: swap is already active on this machine"
+else
+	SWAP_RUNS=$RUNS SWAP_HOG_MIB=$([ -n "$QUICK" ] && echo 384 || echo 1024) \
+	SWAP_LIMIT=$([ -n "$QUICK" ] && echo 128M || echo 256M) ZRAMFS=$ZRAMFS \
+		bash "$HERE/swap.sh" || FAILED=1
+fi
 
 # ---------------------------------------------------------------- CSV, chart
 {
