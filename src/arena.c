@@ -247,6 +247,8 @@ struct zr_arena {
 	_Atomic uint64_t released;
 	_Atomic uint64_t failures;
 	_Atomic uint32_t trim_cursor;		/* round robin for dirty_trim */
+	_Atomic uint64_t reserved;		/* zr_arena_reserve()'s budget: dirty
+						 * pages the trim leaves alone */
 };
 
 /* ------------------------------------------------------------------------
@@ -322,7 +324,9 @@ static uint64_t dirty_limit(struct zr_arena *a)
 {
 	uint64_t lim = ctr_get(&a->mapped) >> DIRTY_SHIFT;
 
-	return lim > DIRTY_MIN ? lim : DIRTY_MIN;
+	lim = lim > DIRTY_MIN ? lim : DIRTY_MIN;
+	/* the reserved spans' pages are dirty by design: not trimmed */
+	return lim + ctr_get(&a->reserved);
 }
 
 /* ------------------------------------------------------------------------
@@ -1405,6 +1409,79 @@ static uint64_t class_compact(struct zr_arena *a, struct zr_class *c)
 	c->freed = 0;
 	pthread_mutex_unlock(&c->lock);
 	return rel;
+}
+
+/* Give class c a resident empty span if it has none: its pages touched
+ * and counted as dirty (reusable) pages, so the next allocations of the
+ * class fault nothing in.  Class lock held.  Returns bytes made resident. */
+static uint64_t class_reserve(struct zr_arena *a, struct zr_class *c)
+{
+	uint64_t bytes = (uint64_t)c->pages * PAGE_SZ;
+	struct span *sp;
+	int err;
+
+	if (c->empty || c->dirty_pages)
+		return 0;	/* an empty span or free resident pages exist */
+	if (mapped_reserve(a, bytes))
+		return 0;	/* the cap comes first */
+	sp = span_new(a, c, &err);
+	if (!sp) {
+		ctr_sub(&a->mapped, bytes);
+		return 0;
+	}
+	memset(sp->base, 0, bytes);
+	bits_assign(sp->resmap, 0, c->pages, true);
+	sp->resident = c->pages;
+	span_dirty_add(a, c, sp, c->pages);
+	span_regroup(c, sp);
+	c->empty = sp;
+	return bytes;
+}
+
+/* Classes up to upto, busiest first (most live objects: where the next
+ * allocations will go); ties by size, smallest first (cheapest spans). */
+static uint32_t reserve_order(struct zr_arena *a, size_t upto, uint32_t *idx,
+			      uint64_t *objs)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < a->nclasses && a->classes[i].size <= upto; i++) {
+		uint32_t j = n++;
+
+		pthread_mutex_lock(&a->classes[i].lock);
+		objs[i] = a->classes[i].objects;
+		pthread_mutex_unlock(&a->classes[i].lock);
+		for (; j > 0 && objs[idx[j - 1]] < objs[i]; j--)
+			idx[j] = idx[j - 1];
+		idx[j] = i;
+	}
+	return n;
+}
+
+uint64_t zr_arena_reserve(struct zr_arena *a, size_t upto, uint64_t budget)
+{
+	uint32_t *idx = malloc(a->nclasses * sizeof(*idx)), n;
+	uint64_t *objs = malloc(a->nclasses * sizeof(*objs));
+	uint64_t made = 0, held = 0;
+
+	atomic_store_explicit(&a->reserved, idx && objs ? budget : 0, RELAXED);
+	n = idx && objs ? reserve_order(a, budget ? upto : 0, idx, objs) : 0;
+	for (uint32_t k = 0; k < n; k++) {
+		struct zr_class *c = &a->classes[idx[k]];
+		uint64_t span = (uint64_t)c->pages * PAGE_SZ;
+
+		pthread_mutex_lock(&c->lock);
+		if (c->empty || c->dirty_pages) {
+			held += c->dirty_pages * PAGE_SZ;
+		} else if (held + span <= budget) {
+			made += class_reserve(a, c);
+			held += span;
+		}
+		pthread_mutex_unlock(&c->lock);
+	}
+	free(idx);
+	free(objs);
+	return made;
 }
 
 uint64_t zr_arena_compact(struct zr_arena *a)

@@ -43,6 +43,11 @@
 /* statfs f_type of every FUSE filesystem (linux/magic.h) */
 #define ZR_FUSE_SUPER_MAGIC 0x65735546
 
+/* Arena memory kept resident and free with -o mlock: about 0.1 s of
+ * swap-out at the pace measured here (1 GiB swapped out in 4.5 s, about
+ * 80 MB/s compressed), refilled every housekeeping tick. */
+#define ZR_ARENA_RESERVE (8u << 20)
+
 /* How often the housekeeper looks at fragmentation and the heap. */
 #define ZR_HOUSEKEEP_INTERVAL_MS 1000
 
@@ -233,11 +238,22 @@ static void zr_destroy(void *userdata)
 
 /* ---- housekeeping --------------------------------------------------- */
 
+/* -o mlock (swap files): the busiest arena size classes keep a resident
+ * empty span, ZR_ARENA_RESERVE bytes in all, refilled here as writes use
+ * them, so a swap-out rarely has to fault a page in (zr_arena_reserve). */
+static void housekeep_reserve(struct zr_fs *fs)
+{
+	if (fs->opts.mlock)
+		zr_arena_reserve(fs->arena, (size_t)1 << fs->opts.chunk_shift,
+				 ZR_ARENA_RESERVE);
+}
+
 static void *housekeeper_main(void *arg)
 {
 	struct zr_fs *fs = arg;
 	struct timespec ts;
 
+	housekeep_reserve(fs);
 	pthread_mutex_lock(&fs->hk_lock);
 	while (!fs->hk_stop) {
 		clock_gettime(CLOCK_REALTIME, &ts);
@@ -250,6 +266,7 @@ static void *housekeeper_main(void *arg)
 		pthread_mutex_unlock(&fs->hk_lock);
 		if (zr_arena_should_compact(fs->arena))
 			zr_arena_compact(fs->arena);
+		housekeep_reserve(fs);
 		zr_bufpool_trim(fs->replies);
 		zr_mem_trim();
 		pthread_mutex_lock(&fs->hk_lock);

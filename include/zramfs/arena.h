@@ -80,6 +80,16 @@ size_t zr_arena_size(struct zr_arena *a, zr_handle_t h);
  * emptied spans.  Returns bytes given back to the OS. */
 uint64_t zr_arena_compact(struct zr_arena *a);
 
+/* zr_arena_reserve(): memory ready before it is needed (swap files: a
+ * swap-out must not wait for the page allocator).  Size classes up to upto
+ * bytes, the busiest first, get a resident empty span if they have no free
+ * resident page, until budget bytes of free resident pages are held; those
+ * pages count in mapped_bytes and the dirty-page trim leaves budget bytes
+ * alone.  Allocations use them up (and compaction may release them): call
+ * it again to refill (the daemon's housekeeping does, every second).
+ * budget 0 ends the reserve.  Returns bytes made resident now. */
+uint64_t zr_arena_reserve(struct zr_arena *a, size_t upto, uint64_t budget);
+
 /* zr_arena_should_compact(): true when enough space is stranded in
  * partially used spans that a compaction would release a useful amount
  * (the automatic trigger the daemon's housekeeping polls). */

@@ -439,6 +439,46 @@ static void test_rss_agrees(void **state)
 	free(h);
 }
 
+/* zr_arena_reserve(): resident empty spans, within the budget and busiest
+ * class first, in mapped_bytes, used first by allocations (nothing new
+ * faulted), kept by frees, released by compaction and refilled by the
+ * next call; budget 0 ends it. */
+static void test_reserve(void **state)
+{
+	struct zr_arena *a = mk(MAX_OBJ, 0);
+	struct zr_arena_stats st, st2;
+	zr_handle_t h[64];
+	uint64_t made;
+
+	made = zr_arena_reserve(a, 16384, 64 * MIB);
+	zr_arena_get_stats(a, &st);
+	assert_true(made > 0 && made <= 64 * MIB);
+	assert_int_equal(st.mapped_bytes, made);
+	assert_int_equal(st.objects, 0);
+	assert_int_equal(zr_arena_reserve(a, 16384, 64 * MIB), 0);	/* already full */
+	for (int i = 0; i < 64; i++)
+		h[i] = put(a, 100 + (size_t)i * 150, (uint32_t)i);
+	zr_arena_get_stats(a, &st2);
+	assert_int_equal(st2.mapped_bytes, st.mapped_bytes);	/* no fresh page */
+	for (int i = 0; i < 64; i++) {
+		verify(a, h[i], 100 + (size_t)i * 150, (uint32_t)i);
+		zr_arena_free(a, h[i]);
+	}
+	zr_arena_get_stats(a, &st2);
+	assert_int_equal(st2.mapped_bytes, st.mapped_bytes);	/* kept, not trimmed */
+	zr_arena_compact(a);
+	zr_arena_get_stats(a, &st2);
+	assert_int_equal(st2.mapped_bytes, 0);
+	assert_int_equal(zr_arena_reserve(a, 16384, 64 * MIB), made);	/* refilled */
+	zr_arena_compact(a);
+	made = zr_arena_reserve(a, 65536, 1 * MIB);		/* the budget holds */
+	assert_true(made > 0 && made <= 1 * MIB);
+	zr_arena_reserve(a, 0, 0);
+	zr_arena_compact(a);
+	assert_drained(a);
+	zr_arena_destroy(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -450,6 +490,7 @@ int main(void)
 		cmocka_unit_test(test_handles_reused),
 		cmocka_unit_test(test_cap),
 		cmocka_unit_test(test_rss_agrees),
+		cmocka_unit_test(test_reserve),
 	};
 
 	if (getenv("ZR_TEST_FILTER"))
