@@ -206,6 +206,10 @@ static inline unsigned pool_batch(unsigned chunk_shift)
 
 #define IDX_NONE UINT64_MAX
 
+/* Writeback waits a worker makes for room before a chunk's ENOSPC stands
+ * (each waits for one pass, at most WB_THROTTLE_MS). */
+#define ENCODE_ROOM_TRIES 4
+
 /* ---------------------------------------------------------------------
  * Records
  * ------------------------------------------------------------------- */
@@ -1655,6 +1659,23 @@ static bool publish(struct zr_fdata *f, struct stage *st, uint32_t ver, int enc,
 
 /* stage_job(): the pool's callback: snapshot the stage under the file
  * lock, encode it unlocked, publish under the lock. */
+/* encode() for a worker, which holds no lock: when the arena's cap
+ * refuses the object and a spill can make room, wait for writeback passes
+ * (as a throttled writer would) and try again.  A writer throttles once
+ * per write, so a large write can overshoot the high watermark by up to
+ * its own size; with a small mem_limit that reached the cap itself. */
+static int encode_room(struct zr_fdata *f, struct zr_codec_spec spec, const uint8_t *data,
+		       uint32_t ulen, struct scratch *sc, struct zr_chunk *nr)
+{
+	int enc = encode(f, spec, data, ulen, sc, nr);
+
+	for (int tries = 0; enc == -ENOSPC && f->s->spill && tries < ENCODE_ROOM_TRIES; tries++) {
+		wb_throttle(f->s);
+		enc = encode(f, spec, data, ulen, sc, nr);
+	}
+	return enc;
+}
+
 static bool stage_job(struct zr_job *job)
 {
 	struct stage *st = (struct stage *)job;
@@ -1676,7 +1697,7 @@ static bool stage_job(struct zr_job *job)
 	}
 	pthread_rwlock_unlock(&f->lock);
 	if (ulen)
-		enc = encode(f, spec, st->data, ulen, sc, &nr);
+		enc = encode_room(f, spec, st->data, ulen, sc, &nr);
 	pthread_rwlock_wrlock(&f->lock);
 	st->busy = false;
 	again = publish(f, st, ver, enc, &nr);
