@@ -161,3 +161,7 @@ in_both() {
 # fsize PATH / fmode PATH
 fsize() { stat -c %s "$1"; }
 fmode() { stat -c %a "$1"; }
+
+# sanitized_daemon - the daemon is an ASan/TSan build (its RSS is shadow
+# memory and quarantine: RSS bounds do not apply)
+sanitized_daemon() { ldd "$ZRAMFS" 2>/dev/null | grep -Eq 'lib(asan|tsan)'; }
