@@ -2,7 +2,9 @@
 #
 #   make                 build ./zramfs
 #   make check           unit + integration tests on real mounts, then the
-#                        unit tests again under ASan+UBSan and TSan
+#                        unit tests and ASAN_CASES / TSAN_CASES under
+#                        ASan+UBSan / TSan,
+#                        then the fault-injection build
 #   make unit            unit tests only
 #   make check-asan      the same under ASan+UBSan      (build/asan)
 #   make check-tsan      the same under ThreadSanitizer  (build/tsan)
@@ -61,7 +63,7 @@ TEST_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 TOOLS     := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
 
 .SECONDARY:
-.PHONY: fuzz all deps unit run-unit run-integration check check-asan check-tsan check-fault valgrind integration mount \
+.PHONY: fuzz all build-all deps unit run-unit run-integration run-asan run-tsan run-fault check check-asan check-tsan check-fault valgrind integration mount \
         install uninstall clean fuzz bench tools
 
 all: $(DAEMON) $(if $(SAN)$(FAULT),,zramfs)
@@ -104,24 +106,49 @@ run-integration: all tools
 
 # The unit tests also run under ASan+UBSan and TSan: minutes, not hours,
 # and they catch what the plain build cannot.
+# make check: everything plain, then the unit tests and the integration
+# cases most likely to show memory and thread bugs under ASan+UBSan
+# (ASAN_CASES: the exerciser in every configuration, stress, spill, basic
+# I/O) and TSan (TSAN_CASES: stress and the exerciser with workers, spill
+# and compaction; TSan runs 5-15x slower), then the fault-injection build.
+# The whole suites under the sanitizers are check-asan and check-tsan.
+ASAN_CASES ?= ^t_(exercise|stress|spill|basic|io):
+TSAN_CASES ?= ^t_(stress:|exercise: (lz4_default|zstd_workers2|spill_lz4|compact_often))
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 check: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) build-all
 	@$(MAKE) --no-print-directory run-unit run-integration
-	@$(MAKE) --no-print-directory SAN=asan OPT="-O1 -g" run-unit
-	@$(MAKE) --no-print-directory SAN=tsan OPT="-O1 -g" run-unit
+	@ZR_CASES='$(ASAN_CASES)' $(MAKE) --no-print-directory run-asan
+	@ZR_CASES='$(TSAN_CASES)' $(MAKE) --no-print-directory run-tsan
+	@$(MAKE) --no-print-directory run-fault
+
+build-all: all tools $(TEST_BINS)
 
 # Sanitizer reports in the daemon (whose stderr the suite does not show)
 # must stop it, so the cases running on it fail.
-check-asan:
-	ASAN_OPTIONS=abort_on_error=1:detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1 \
-		$(MAKE) SAN=asan OPT="-O1 -g" unit integration
+ASAN_ENV := ASAN_OPTIONS=abort_on_error=1:detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1
+TSAN_ENV := TSAN_OPTIONS=halt_on_error=1
+SAN_MAKE  = $(MAKE) --no-print-directory OPT="-O1 -g"
+run-asan:
+	@$(SAN_MAKE) -j$(JOBS) SAN=asan build-all
+	@$(ASAN_ENV) $(SAN_MAKE) SAN=asan run-unit run-integration
+run-tsan:
+	@$(SAN_MAKE) -j$(JOBS) SAN=tsan build-all
+	@$(TSAN_ENV) $(SAN_MAKE) SAN=tsan run-unit run-integration
+run-fault:
+	@$(MAKE) --no-print-directory -j$(JOBS) FAULT=1 build-all
+	@$(MAKE) --no-print-directory FAULT=1 run-unit
+	@ZR_CASES='^t_fault:' $(MAKE) --no-print-directory FAULT=1 run-integration
 
-check-tsan:
-	TSAN_OPTIONS=halt_on_error=1 $(MAKE) SAN=tsan OPT="-O1 -g" unit integration
+check-asan: deps
+	@$(MAKE) --no-print-directory run-asan
+
+check-tsan: deps
+	@$(MAKE) --no-print-directory run-tsan
 
 # Fault injection (issue: clean errors under faults, never wrong data).
 check-fault: deps
-	@$(MAKE) --no-print-directory FAULT=1 run-unit
-	@ZR_CASES='^t_fault:' $(MAKE) --no-print-directory FAULT=1 run-integration
+	@$(MAKE) --no-print-directory run-fault
 
 valgrind: deps $(TEST_BINS)
 	@set -e; for t in $(TEST_BINS); do echo "== valgrind $$t"; \
