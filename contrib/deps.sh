@@ -12,6 +12,7 @@ libzstd-dev:/usr/include/zstd.h
 libcmocka-dev:/usr/include/cmocka.h
 pkg-config:/usr/bin/pkg-config
 attr:/usr/bin/getfattr
+rsync:/usr/bin/rsync
 gcc:/usr/bin/gcc
 make:/usr/bin/make"
 missing=""
