@@ -40,6 +40,7 @@
  * background jobs are unchanged (src/ns_du.c explains why that is exact).
  */
 #include "fs_internal.h"
+#include "zramfs/ctl.h"
 #include "zramfs/mem.h"
 #include "zramfs/spill.h"
 #include "zramfs/stats.h"
@@ -56,19 +57,6 @@
 #define ZR_XATTR_RECOMPRESS ZR_XATTR_PREFIX "recompress"
 #define ZR_XATTR_WRITEBACK ZR_XATTR_PREFIX "writeback"
 #define ZR_XATTR_CHUNK ZR_XATTR_PREFIX "chunk"
-
-/* Longest value a control or policy accepts ("18446744073709551615",
- * "zstd:22", "512M\n"); longer is EINVAL. */
-#define ZR_CONTROL_VALUE_MAX 32
-
-/* Directory policy words (zr_ns_set_policy): a codec spec (bits 0-15)
- * with a tag bit, so that every spec, "none" (id 0) included, is
- * non-zero; and a chunk shift (bits 18-22) with its own tag bit. */
-#define ZR_POLICY_CODEC (1u << 16)
-#define ZR_POLICY_CODEC_MASK (ZR_POLICY_CODEC | 0xffffu)
-#define ZR_POLICY_CHUNK (1u << 17)
-#define ZR_POLICY_CHUNK_SHIFT 18
-#define ZR_POLICY_CHUNK_MASK (ZR_POLICY_CHUNK | 0x1fu << ZR_POLICY_CHUNK_SHIFT)
 
 /* Largest stats text (bytes); the global text is about 1.5 KiB. */
 #define ZR_STATS_TEXT_MAX 8192
@@ -164,13 +152,6 @@ static ssize_t format_stats(struct zr_fs *fs, struct zr_inode *ino, char *buf,
 	return -ENODATA;
 }
 
-/* A chunk size as the options spell it: "4K", "64K", "1M". */
-static int format_shift(unsigned shift, char *buf, size_t size)
-{
-	return shift >= 20 ? snprintf(buf, size, "%uM", 1u << (shift - 20))
-			   : snprintf(buf, size, "%uK", 1u << (shift - 10));
-}
-
 /* A file's chunk size, or a directory's chunk policy (-ENODATA: none). */
 static int format_chunk(struct zr_fs *fs, struct zr_inode *ino, char *buf, size_t size)
 {
@@ -178,11 +159,11 @@ static int format_chunk(struct zr_fs *fs, struct zr_inode *ino, char *buf, size_
 	uint32_t policy;
 
 	if (f)
-		return format_shift(zr_fdata_chunk_shift(f), buf, size);
+		return zr_ctl_format_chunk(zr_fdata_chunk_shift(f), buf, size);
 	policy = zr_ns_get_policy(fs->ns, ino);
 	if (!(policy & ZR_POLICY_CHUNK))
 		return -ENODATA;
-	return format_shift((policy >> ZR_POLICY_CHUNK_SHIFT) & 0x1f, buf, size);
+	return zr_ctl_format_chunk((policy >> ZR_POLICY_CHUNK_SHIFT) & 0x1f, buf, size);
 }
 
 /* The short value of a readable control or policy into buf; its length,
@@ -270,35 +251,12 @@ static int may_set_policy(fuse_req_t req, struct zr_inode *ino)
 	return fuse_req_ctx(req)->uid == st.st_uid;
 }
 
-/* Copies a value into a C string, without one trailing newline (echo-style
- * tools add it).  -EINVAL if empty, too long or holding a NUL. */
-static int value_string(const char *value, size_t size, char *out, size_t outsz)
-{
-	if (size && value[size - 1] == '\n')
-		size--;
-	if (size == 0 || size >= outsz || memchr(value, 0, size))
-		return -EINVAL;
-	memcpy(out, value, size);
-	out[size] = 0;
-	return 0;
-}
-
-static int value_is(const char *value, size_t size, const char *want)
-{
-	size_t n = strlen(want);
-
-	/* setfattr -v 1 sends "1"; echo-style tools may add a newline */
-	if (size == n + 1 && value[n] == '\n')
-		size--;
-	return size == n && !memcmp(value, want, n);
-}
-
 static int set_mem_limit(struct zr_fs *fs, const char *value, size_t size)
 {
 	char s[ZR_CONTROL_VALUE_MAX];
 	uint64_t cap;
 
-	if (value_string(value, size, s, sizeof(s)) || zr_parse_size(s, &cap))
+	if (zr_ctl_string(value, size, s, sizeof(s)) || zr_parse_size(s, &cap))
 		return -EINVAL;
 	zr_arena_set_cap(fs->arena, cap);
 	if (fs->spill) /* the writeback keeps arena + staging below it */
@@ -311,11 +269,11 @@ static int writeback(struct zr_fs *fs, const char *value, size_t size)
 	enum zr_wb_mode mode;
 	int64_t n;
 
-	if (value_is(value, size, "idle"))
+	if (zr_ctl_is(value, size, "idle"))
 		mode = ZR_WB_IDLE;
-	else if (value_is(value, size, "huge"))
+	else if (zr_ctl_is(value, size, "huge"))
 		mode = ZR_WB_HUGE;
-	else if (value_is(value, size, "all"))
+	else if (zr_ctl_is(value, size, "all"))
 		mode = ZR_WB_ALL;
 	else
 		return -EINVAL;
@@ -372,7 +330,7 @@ static int set_chunk(struct zr_fs *fs, struct zr_inode *ino, const char *value,
 	char s[ZR_CONTROL_VALUE_MAX];
 	unsigned shift;
 
-	if (value_string(value, size, s, sizeof(s)) || zr_parse_chunk_shift(s, &shift))
+	if (zr_ctl_string(value, size, s, sizeof(s)) || zr_parse_chunk_shift(s, &shift))
 		return -EINVAL;
 	return apply_chunk(fs, ino, shift);
 }
@@ -383,7 +341,7 @@ static int set_comp(struct zr_fs *fs, struct zr_inode *ino, const char *value,
 	char s[ZR_CONTROL_VALUE_MAX];
 	struct zr_codec_spec spec;
 
-	if (value_string(value, size, s, sizeof(s)) || zr_codec_parse(s, &spec))
+	if (zr_ctl_string(value, size, s, sizeof(s)) || zr_codec_parse(s, &spec))
 		return -EINVAL;
 	return apply_comp(fs, ino, &spec);
 }
@@ -398,7 +356,7 @@ static int recompress(struct zr_fs *fs, struct zr_inode *ino, const char *value,
 	uint64_t saved;
 	int ret;
 
-	if (value_string(value, size, s, sizeof(s)) || zr_codec_parse(s, &spec) ||
+	if (zr_ctl_string(value, size, s, sizeof(s)) || zr_codec_parse(s, &spec) ||
 	    spec.id == ZR_CODEC_NONE)
 		return -EINVAL;
 	ret = zr_fdata_recompress(zr_inode_payload(ino), spec, &saved);
@@ -442,7 +400,7 @@ static int set_virtual(fuse_req_t req, struct zr_inode *ino, const char *name,
 		return set_mem_limit(fs, value, size);
 	if (!strcmp(name, ZR_XATTR_WRITEBACK))
 		return writeback(fs, value, size);
-	if (!value_is(value, size, "1"))
+	if (!zr_ctl_is(value, size, "1"))
 		return -EINVAL;
 	zr_arena_compact(fs->arena);
 	return 0;
