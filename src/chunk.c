@@ -1688,10 +1688,12 @@ static bool stage_job(struct zr_job *job)
 	int enc = -ENOMEM;
 
 	pthread_rwlock_rdlock(&f->lock);
+	/* the version even without scratch: publish() then keeps the chunk
+	 * dirty with -ENOMEM instead of requeueing it forever */
+	ver = st->version;
 	if (!st->detached && sc) {
 		r = rec_get(f, st->idx);
 		ulen = rec_ulen(&r);
-		ver = st->version;
 		spec = st->codec;
 		st->busy = true; /* writers now leave data alone */
 	}
