@@ -165,3 +165,22 @@ fmode() { stat -c %a "$1"; }
 # sanitized_daemon - the daemon is an ASan/TSan build (its RSS is shadow
 # memory and quarantine: RSS bounds do not apply)
 sanitized_daemon() { ldd "$ZRAMFS" 2>/dev/null | grep -Eq 'lib(asan|tsan)'; }
+
+# daemon_pid MOUNTPOINT - the zramfs serving it
+daemon_pid() {
+	ps -eo pid=,args= | awk -v d="$1" '$2 ~ /zramfs$/ && index($0, " " d " ") { print $1; exit }'
+}
+
+# unmount_on_exit DIR - lazily unmount DIR if the case exits before it does
+CASE_MNTS=""
+unmount_on_exit() {
+	CASE_MNTS="$CASE_MNTS $1"
+	trap unmount_case_mounts EXIT
+}
+unmount_case_mounts() {
+	local d
+	for d in $CASE_MNTS; do
+		is_mounted "$d" || continue
+		fusermount3 -uz "$d" 2>/dev/null || umount -l "$d" 2>/dev/null
+	done
+}

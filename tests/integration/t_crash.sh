@@ -5,19 +5,6 @@
 # the same mountpoint and spill directory works.  Own mounts under $W.
 ZMOUNT=no
 
-# client_tool - the zr_client binary: from $TOOLS, or built here from
-# tests/tools/zr_client.c when $TOOLS predates it
-client_tool() {
-	local src
-	if [ -x "$TOOLS/zr_client" ]; then echo "$TOOLS/zr_client"; return; fi
-	src=$(dirname "${BASH_SOURCE[0]}")/../tools/zr_client.c
-	${CC:-cc} -std=gnu11 -O2 -Wall -D_GNU_SOURCE -o "$W/zr_client" "$src" >&2 || fail "no zr_client in $TOOLS, cannot build $src"
-	echo "$W/zr_client"
-}
-
-daemon_pid() {
-	ps -eo pid=,args= | awk -v d="$1" '$2 ~ /zramfs$/ && index($0, " " d " ") { print $1; exit }'
-}
 # alive PID - running (not gone, not a zombie)
 alive() { [ -e "/proc/$1" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
 dead() { ! alive "$1"; }
@@ -89,7 +76,7 @@ case_kill9_spill() {
 # errors (ENOTCONN), none hangs; the recovery works the same.
 case_kill9_under_load() {
 	need_zramfs
-	CLIENT=$(client_tool) || exit 1
+	CLIENT=$TOOLS/zr_client
 	local m=$W/l sp=$W/sp2 pid i pids="" p left
 	mkdir -p "$sp"
 	zmount "$m" "mem_limit=8M,spill=$sp,max_threads=4,workers=2" || fail "mount"

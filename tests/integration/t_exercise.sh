@@ -24,18 +24,9 @@ EX_OPS=${ZR_EXERCISE_OPS:-3000}
 EX_SEEDS="1 2 3"
 
 # ex_mount DIR OPTS - zmount, and unmount it when the case exits early
-EX_MNTS=""
 ex_mount() {
 	zmount "$1" "$2" || fail "mount -o $2"
-	EX_MNTS="$EX_MNTS $1"
-	trap ex_cleanup EXIT
-}
-ex_cleanup() {
-	local d
-	for d in $EX_MNTS; do
-		is_mounted "$d" || continue
-		fusermount3 -uz "$d" 2>/dev/null || umount -l "$d" 2>/dev/null
-	done
+	unmount_on_exit "$1"
 }
 
 ex_len() {
@@ -88,8 +79,7 @@ case_tmpfs_reference() {
 	mkdir -p "$m"
 	echo "$m" >>"$REG"
 	mount -t tmpfs -o size=256M tmpfs "$m" || skip "cannot mount tmpfs"
-	EX_MNTS="$m"
-	trap ex_cleanup EXIT
+	unmount_on_exit "$m"
 	for s in $EX_SEEDS; do
 		ex_run "$m" tmpfs "$s"
 	done

@@ -32,20 +32,11 @@ need_faults() {
 
 # fault_mount DIR SPEC OPTS - a zramfs injecting SPEC, unmounted when the
 # case exits early
-FAULT_MNTS=""
 fault_mount() {
 	local out
 	out=$(ZRAMFS_FAULTS=$2 zmount "$1" "$3" 2>&1) || fail "mount -o $3 with ZRAMFS_FAULTS=$2: $out"
 	echo "$out" | grep -q "injecting faults: $2" || fail "no start-up note: $out"
-	FAULT_MNTS="$FAULT_MNTS $1"
-	trap fault_cleanup EXIT
-}
-fault_cleanup() {
-	local d
-	for d in $FAULT_MNTS; do
-		is_mounted "$d" || continue
-		fusermount3 -uz "$d" 2>/dev/null || umount -l "$d" 2>/dev/null
-	done
+	unmount_on_exit "$1"
 }
 
 # bg_loop MNT CMD... - run CMD every 0.1 s while MNT is mounted

@@ -20,19 +20,6 @@ LOAD_WORKERS=2		# -o workers
 LOAD_THREADS_OTHER=3
 LOAD_RSS_SLACK_KIB=8192
 
-# client_tool - the zr_client binary: from $TOOLS, or built here from
-# tests/tools/zr_client.c when $TOOLS predates it
-client_tool() {
-	local src
-	if [ -x "$TOOLS/zr_client" ]; then echo "$TOOLS/zr_client"; return; fi
-	src=$(dirname "${BASH_SOURCE[0]}")/../tools/zr_client.c
-	${CC:-cc} -std=gnu11 -O2 -Wall -D_GNU_SOURCE -o "$W/zr_client" "$src" >&2 || fail "no zr_client in $TOOLS, cannot build $src"
-	echo "$W/zr_client"
-}
-
-daemon_pid() {
-	ps -eo pid=,args= | awk -v d="$1" '$2 ~ /zramfs$/ && index($0, " " d " ") { print $1; exit }'
-}
 rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 
 load_seconds() {
@@ -68,7 +55,7 @@ run_clients() {
 
 case_mixed_load() {
 	need_zramfs
-	CLIENT=$(client_tool) || exit 1
+	CLIENT=$TOOLS/zr_client
 	local m=$W/m secs pid base mem0 rss sampler tmax bound t0
 	secs=$(load_seconds)
 	zmount "$m" "size=2G,max_threads=$LOAD_THREADS,workers=$LOAD_WORKERS" || fail "mount"

@@ -178,7 +178,7 @@ case_mlock() {
 	if ! capsh --has-p=cap_sys_resource 2>/dev/null; then
 		echo "$out" | grep -q "PR_SET_IO_FLUSHER" || fail "no I/O flusher warning: '$out'"
 	fi
-	pid=$(ps -eo pid=,args= | awk -v d="$m" '$2 ~ /zramfs$/ && index($0, " " d " ") { print $1; exit }')
+	pid=$(daemon_pid "$m")
 	[ -n "$pid" ] || fail "daemon not found"
 	head -c 64M /dev/urandom >"$m/f"
 	sync

@@ -62,10 +62,6 @@ fails_with() {
 	echo "$out" | grep -q "$want" || fail "$*: '$out', want '$want'"
 }
 
-daemon_pid() {
-	ps -eo pid=,args= | awk -v d="$1" '$2 ~ /zramfs$/ && index($0, " " d " ") { print $1; exit }'
-}
-
 # B against A's 0600 file in a sticky directory, A's 0700 directory, and
 # A's file hard-linked by B: only what POSIX says must fail, with its errno.
 case_other_users_files() {

@@ -3,11 +3,6 @@
 # $W (on /var/tmp, not tmpfs).
 ZMOUNT=no
 
-# daemon_pid MOUNTPOINT - the zramfs serving it
-daemon_pid() {
-	ps -eo pid=,args= | awk -v d="$1" '$2 ~ /zramfs$/ && index($0, " " d " ") { print $1; exit }'
-}
-
 spill_data() {
 	# real data: a slice of the linux source tar and binaries
 	local out=$1 mib=$2 tar=/var/tmp/zr-bench/linux-source-6.1.tar

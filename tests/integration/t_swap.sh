@@ -21,7 +21,6 @@ SW_HOG_TIMEOUT=${SW_HOG_TIMEOUT:-$(( ${ZR_TIMEOUT:-90} > 40 ? ${ZR_TIMEOUT:-90} 
 # state of the case, for sw_cleanup
 SW_MNT="" SW_FILE="" SW_LOOP="" SW_CG="" SW_HOGPID="" SW_SAMPLER="" SW_HELPER=""
 
-daemon_of() { ps -eo pid=,args= | awk -v d="$1" '$2 ~ /zramfs$/ && index($0, " " d " ") { print $1; exit }'; }
 vmstat() { awk -v k="$1" '$1 == k { print $2 }' /proc/vmstat; }
 is_swap() { awk -v d="$1" 'NR > 1 && $1 == d { f = 1 } END { exit !f }' /proc/swaps; }
 
@@ -233,7 +232,7 @@ case_swap_helper() {
 	# the helper's chunk size for swap files, and its mlock mount
 	assert_eq "$(getfattr --only-values -n user.zramfs.chunk "$m/swapfile")" 16K \
 		"user.zramfs.chunk of the swap file"
-	awk '/^VmLck/ { exit !($2 > 0) }' "/proc/$(daemon_of "$m")/status" ||
+	awk '/^VmLck/ { exit !($2 > 0) }' "/proc/$(daemon_pid "$m")/status" ||
 		fail "the swap mount's daemon is not locked in memory"
 	sw_hog 64 160
 	assert_ge "$HOG_SWPOUT" 10000 "pswpout (pages)"
