@@ -316,7 +316,6 @@ struct zr_store {
 	unsigned stages_alloc;	       /* allocated (free + in use) */
 	bool reserve_staging;	       /* allocate all stages at start */
 	bool stages_reserved;	       /* all allocated up front, never trimmed */
-	bool destroying;	       /* zr_store_destroy(): trim reserved ones too */
 	unsigned stages_queued;	       /* queued or being compressed */
 	unsigned stages_free;	       /* on the free list */
 	unsigned stage_waiters;	       /* writers waiting for stages */
@@ -951,7 +950,7 @@ static void stage_trim(struct zr_store *s)
 	struct stage *st;
 
 	pthread_mutex_lock(&s->stage_lock);
-	while ((!s->stages_reserved || s->destroying) && (st = s->free_stages)) {
+	while (!s->stages_reserved && (st = s->free_stages)) {
 		s->free_stages = st->next_free;
 		s->stages_free--;
 		s->stages_alloc--;
@@ -1834,7 +1833,7 @@ void zr_store_destroy(struct zr_store *s)
 	wb_stop(s);
 	zr_pool_destroy(s->pool); /* runs what is queued; no file may remain */
 	s->pool = NULL;
-	s->destroying = true;
+	s->stages_reserved = false;	/* the reserve goes too */
 	stage_trim(s);
 	assert(s->stages_alloc == 0 && s->stages_queued == 0);
 	pthread_cond_destroy(&s->idle_cv);
