@@ -42,9 +42,9 @@ OUT=${BENCH_OUT:-$TOP/build/bench}
 BIGTAR=${BENCH_TAR:-/var/tmp/zr-bench/linux-source-6.1.tar}
 QUICKTAR=$(dirname "$BIGTAR")/quick-linux.tar
 if [ -n "$QUICK" ]; then
-	RUNS=${BENCH_RUNS:-1} STREAM_MIB=256 FIO_MIB=256 FIO_RT=2 NFILES=20000 BUILD=defconfig
+	RUNS=${BENCH_RUNS:-1} STREAM_MIB=256 FIO_RT=2 NFILES=20000 BUILD=
 else
-	RUNS=${BENCH_RUNS:-3} STREAM_MIB=1024 FIO_MIB=1024 FIO_RT=5 NFILES=100000 BUILD=ext4
+	RUNS=${BENCH_RUNS:-3} STREAM_MIB=1024 FIO_RT=3 NFILES=100000 BUILD=${BENCH_BUILD:-fs/fat/}
 fi
 TARGETS=(${BENCH_TARGETS:-tmpfs zram-lz4 zram-lzo-rle zramfs-none zramfs-lz4 zramfs-zstd:1 zramfs-zstd:3})
 ZRAM=/sys/block/zram0
@@ -220,12 +220,16 @@ sampler_stop() { kill "$SAMPLER" 2>/dev/null; wait "$SAMPLER" 2>/dev/null; SAMPL
 
 fio_iops() {	# rw -> IOPS
 	local rw=$1 j=$WORK/fio.json
-	fio --name="$rw" --filename="$MNT/fio.dat" --size="${FIO_MIB}M" --bs=4k --rw="$rw" \
+	fio --name="$rw" --filename="$MNT/stream" --size="${STREAM_MIB}M" --bs=4k --rw="$rw" \
 		--ioengine=psync --numjobs=2 --buffer_compress_percentage=50 --refill_buffers \
 		--time_based --runtime="$FIO_RT" --group_reporting --output-format=json \
 		--output="$j" >/dev/null 2>&1 || return 1
 	python3 -c 'import json,sys; j=json.load(open(sys.argv[1]))["jobs"][0]
 k="write" if "write" in sys.argv[2] else "read"; print("%.0f" % j[k]["iops"])' "$j" "$rw"
+}
+
+phase() {	# name: the wall time since the last phase mark, for the log
+	PHASES+=" $1 $(elapsed "$PHASE_T" "$EPOCHREALTIME")"; PHASE_T=$EPOCHREALTIME
 }
 
 fail() { echo "  FAIL $1: $2" >&2; rec "$1" "$T" FAIL; FAILED=1; }
@@ -234,6 +238,7 @@ fail() { echo "  FAIL $1: $2" >&2; rec "$1" "$T" FAIL; FAILED=1; }
 one_run() {	# target run#
 	local t=$1 r=$2 t0 t1 m s why sfx
 	sfx=${t//[:,=]/_}
+	PHASES= PHASE_T=$EPOCHREALTIME
 	if ! mount_target "$t" >"$WORK/why" 2>&1; then
 		why=$(tr '\n' ' ' <"$WORK/why")
 		echo "  $t: $why" >&2; NOTE["$t"]=$why; umount_target >/dev/null 2>&1; return 1
@@ -257,23 +262,27 @@ one_run() {	# target run#
 		fail untar_s "tar rc $rc or files/bytes differ from the tar"
 	fi
 
+	phase untar
 	# build, in the extracted tree
 	sampler_start "$OUT/samples/build-$sfx-$r.dat"
 	t0=$(now)
 	( cd "$MNT/$TOPDIR" && make -s defconfig >"$WORK/build.log" 2>&1 &&
-		if [ $BUILD = ext4 ]; then make -j2 fs/ext4/ >>"$WORK/build.log" 2>&1 &&
-			[ -s fs/ext4/built-in.a ]; else [ -s .config ]; fi )
+		if [ -n "$BUILD" ]; then make -j2 "$BUILD" >>"$WORK/build.log" 2>&1 &&
+			[ -s "$BUILD/built-in.a" ]; else [ -s .config ]; fi )
 	rc=$?; t1=$(now)
 	sampler_stop
 	if [ $rc = 0 ]; then rec build_s "$t" "$(elapsed "$t0" "$t1")"
 	else fail build_s "build failed: $(tail -n 3 "$WORK/build.log" | tr '\n' ' ')"; fi
 
+	phase build
 	# rm -rf: RAM left
 	find "$MNT" -mindepth 1 -maxdepth 1 ! -name lost+found -exec rm -rf {} + ; sync
 	if [ $KIND = zramfs ]; then
-		for _ in $(seq 10); do	# the housekeeper: up to 5 s
+		local prev=-1
+		for _ in $(seq 10); do	# the housekeeper: until it stops falling, <= 5 s
 			s=$(( $(stat_of mem_used_total) - SBASE ))
-			[ "$s" -le 1048576 ] && break; sleep 0.5
+			[ "$s" -le 1048576 ] || [ "$s" = "$prev" ] && break
+			prev=$s; sleep 0.5
 		done
 		rec rm_stats_mib "$t" "$(mib "$s")"
 	fi
@@ -283,26 +292,28 @@ one_run() {	# target run#
 		rec rm_trim_mib "$t" "$(mib $(( $(mem_raw) - BASE )))"
 	fi
 
+	phase rm
 	# stream: write, sync, drop caches, read back, verify
 	drop_caches
 	t0=$(now); dd if="$WORK/stream.bin" of="$MNT/stream" bs=1M conv=fsync status=none; rc=$?; t1=$(now)
 	rec stream_w "$t" "$(awk -v s="$(elapsed "$t0" "$t1")" -v m=$STREAM_MIB 'BEGIN { printf "%.0f\n", m / s }')"
 	drop_caches
 	t0=$(now); dd if="$MNT/stream" of=/dev/null bs=1M status=none; t1=$(now)
-	drop_caches
+	# verified from the page cache the timed read filled: what it was served
 	if [ $rc = 0 ] && [ "$(md5sum <"$MNT/stream" | cut -d' ' -f1)" = "$STREAM_MD5" ]; then
 		rec stream_r "$t" "$(awk -v s="$(elapsed "$t0" "$t1")" -v m=$STREAM_MIB 'BEGIN { printf "%.0f\n", m / s }')"
 	else
 		fail stream_r "checksum of the read-back stream differs"
 	fi
-	rm -f "$MNT/stream"
 
+	phase stream
 	# random 4K I/O
 	if s=$(fio_iops randwrite); then rec fio_w "$t" "$s"; else fail fio_w "fio randwrite failed"; fi
 	drop_caches
 	if s=$(fio_iops randread); then rec fio_r "$t" "$s"; else fail fio_r "fio randread failed"; fi
-	rm -f "$MNT/fio.dat"
+	rm -f "$MNT/stream"
 
+	phase fio
 	# metadata
 	mkdir "$MNT/meta"
 	if s=$(python3 "$HERE/meta.py" "$MNT/meta" "$NFILES"); then
@@ -310,7 +321,10 @@ one_run() {	# target run#
 	else
 		fail meta_create "meta.py failed"
 	fi
+	phase meta
 	umount_target
+	phase umount
+	echo "   phases (s):$PHASES"
 	return 0
 }
 
@@ -325,7 +339,7 @@ echo "# machine: $(nproc) vCPU, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048
 	"$(. /etc/os-release; echo "$PRETTY_NAME"), kernel $(uname -r)"
 echo "# zramfs: $ZRAMFS ($(cd "$TOP" && git describe --always --dirty 2>/dev/null))"
 echo "# data: $TAR ($TAR_FILES files, $(mib "$TAR_BYTES") MiB); stream ${STREAM_MIB} MiB of $BIGTAR;" \
-	"fio ${FIO_MIB} MiB file, ${FIO_RT} s each; metadata $NFILES files; build: $([ $BUILD = ext4 ] && echo 'make defconfig + make -j2 fs/ext4/' || echo 'make defconfig only (quick)')"
+	"fio on the stream file, ${FIO_RT} s each; metadata $NFILES files; build: $([ -n "$BUILD" ] && echo "make defconfig + make -j2 $BUILD" || echo 'make defconfig only (quick)')"
 echo "# load at start: $(uptime)"
 why=$(zram_refusal)
 [ -n "$why" ] && echo "# REFUSING to touch /dev/zram0: $why — the zram columns are skipped"
@@ -404,7 +418,7 @@ echo
 table zram-lz4
 for t in "${TARGETS[@]}"; do [ -n "${NOTE[$t]:-}" ] && echo "note: $t: ${NOTE[$t]}"; done
 echo "note: zramfs RAM = daemon VmRSS growth; its own mem_used_total on the indented row."
-[ $BUILD = ext4 ] || echo "note: quick mode: build = make defconfig only (fs/ext4 takes ~1 min per target)."
+[ -n "$BUILD" ] || echo "note: quick mode: build = make defconfig only."
 
 # ---------------------------------------------------------------- goals
 echo
@@ -441,7 +455,7 @@ if [ -n "$why" ]; then
 elif [ -n "$(awk 'NR > 1' /proc/swaps)" ]; then
 	echo "skipped: swap is already active on this machine"
 else
-	SWAP_RUNS=$RUNS SWAP_HOG_MIB=$([ -n "$QUICK" ] && echo 384 || echo 1024) \
+	SWAP_TARGETS=${SWAP_TARGETS:-zram-lz4 zramfs-lz4} SWAP_RUNS=$RUNS SWAP_HOG_MIB=$([ -n "$QUICK" ] && echo 384 || echo 1024) \
 	SWAP_LIMIT=$([ -n "$QUICK" ] && echo 128M || echo 256M) ZRAMFS=$ZRAMFS \
 		bash "$HERE/swap.sh" || FAILED=1
 fi
