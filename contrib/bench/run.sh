@@ -40,9 +40,9 @@ ZRAMFS=${ZRAMFS:-$TOP/build/zramfs}
 QUICK=${BENCH_QUICK:-0}; [ "$QUICK" = 0 ] && QUICK=
 OUT=${BENCH_OUT:-$TOP/build/bench}
 BIGTAR=${BENCH_TAR:-/var/tmp/zr-bench/linux-source-6.1.tar}
-QUICKTAR=$(dirname "$BIGTAR")/quick-linux.tar
+QUICKTAR=$(dirname "$BIGTAR")/quick-linux-v2.tar
 if [ -n "$QUICK" ]; then
-	RUNS=${BENCH_RUNS:-1} STREAM_MIB=256 FIO_RT=2 NFILES=20000 BUILD=
+	RUNS=${BENCH_RUNS:-1} STREAM_MIB=256 FIO_RT=1 NFILES=10000 BUILD=
 else
 	RUNS=${BENCH_RUNS:-3} STREAM_MIB=1024 FIO_RT=3 NFILES=100000 BUILD=${BENCH_BUILD:-fs/fat/}
 fi
@@ -107,12 +107,13 @@ if [ ! -s "$BIGTAR" ]; then
 		die "cannot write $BIGTAR"
 fi
 if [ -n "$QUICK" ] && [ ! -s "$QUICKTAR" ]; then
-	# The tree without drivers' and sound's C files, the docs' text, device
-	# trees, selftests and non-x86 arch sources: 222 MB, 27K files, and
-	# `make defconfig` still works in it.
+	# The tree without the C files of drivers, sound, fs, net and tools,
+	# the docs' text, device trees, selftests and non-x86 arch sources:
+	# about 18K files, and `make defconfig` still works in it.
 	echo "bench: making the quick subset $QUICKTAR (once)"
 	q=$(mktemp -d /var/tmp/zr-bench-q.XXXXXX)
 	tar -xf "$BIGTAR" -C "$q" --exclude='*/drivers/*.[ch]' --exclude='*/sound/*.[ch]' \
+		--exclude='*/fs/*.[ch]' --exclude='*/net/*.[ch]' --exclude='*/tools/*.[ch]' \
 		--exclude='*/Documentation/*.rst' --exclude='*/Documentation/*.txt' \
 		--exclude='*.dts' --exclude='*.dtsi' --exclude='*/tools/testing/*' \
 		--exclude='*/arch/[a-ln-w]*/*.[chS]' &&
@@ -228,6 +229,12 @@ fio_iops() {	# rw -> IOPS
 k="write" if "write" in sys.argv[2] else "read"; print("%.0f" % j[k]["iops"])' "$j" "$rw"
 }
 
+cpu_ticks() { awk '/^cpu / { print $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
+steal_pct() {	# "steal total" at the start -> percent of CPU time stolen since
+	local a b; read -r a b <<<"$1"
+	cpu_ticks | awk -v a="$a" -v b="$b" '{ printf "%.0f%%\n", ($2 > b ? 100 * ($1 - a) / ($2 - b) : 0) }'
+}
+
 phase() {	# name: the wall time since the last phase mark, for the log
 	PHASES+=" $1 $(elapsed "$PHASE_T" "$EPOCHREALTIME")"; PHASE_T=$EPOCHREALTIME
 }
@@ -238,7 +245,7 @@ fail() { echo "  FAIL $1: $2" >&2; rec "$1" "$T" FAIL; FAILED=1; }
 one_run() {	# target run#
 	local t=$1 r=$2 t0 t1 m s why sfx
 	sfx=${t//[:,=]/_}
-	PHASES= PHASE_T=$EPOCHREALTIME
+	PHASES= PHASE_T=$EPOCHREALTIME STEAL0=$(cpu_ticks)
 	if ! mount_target "$t" >"$WORK/why" 2>&1; then
 		why=$(tr '\n' ' ' <"$WORK/why")
 		echo "  $t: $why" >&2; NOTE["$t"]=$why; umount_target >/dev/null 2>&1; return 1
@@ -324,7 +331,7 @@ one_run() {	# target run#
 	phase meta
 	umount_target
 	phase umount
-	echo "   phases (s):$PHASES"
+	echo "   phases (s):$PHASES; CPU stolen by the host: $(steal_pct "$STEAL0")"
 	return 0
 }
 
@@ -333,7 +340,7 @@ declare -A NOTE
 # tee ignores Ctrl-C so that the cleanup's messages still reach the terminal
 trap '' PIPE
 exec > >(trap '' INT TERM; exec tee "$OUT/latest.txt") 2>&1
-T_START=$EPOCHREALTIME
+T_START=$EPOCHREALTIME STEAL_START=$(cpu_ticks)
 echo "# zramfs bench $(date -u +%FT%TZ)  mode: $([ -n "$QUICK" ] && echo quick || echo full), $RUNS run(s) per target"
 echo "# machine: $(nproc) vCPU, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)," \
 	"$(. /etc/os-release; echo "$PRETTY_NAME"), kernel $(uname -r)"
@@ -352,7 +359,7 @@ for t in "${TARGETS[@]}"; do
 		one_run "$t" "$r" || { FAILED=1; break; }
 	done
 done
-echo "# load at end: $(uptime)"
+echo "# load at end: $(uptime); CPU stolen by the host over the run: $(steal_pct "$STEAL_START")"
 echo "# wall time: $(awk -v a="$T_START" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f s", b - a }')"
 
 # ---------------------------------------------------------------- report
