@@ -480,6 +480,23 @@ static void check_all_data(int o, int fd, const char *what)
 	check_range(o, fd, size, 4096, what); /* EOF: 0 bytes */
 }
 
+/* Injected faults strike reads too (a failed decompress or spill read is
+ * EIO for that call only): adopt() retries a read that fails with an
+ * allowed error this many times before it gives up. */
+#define ADOPT_READ_TRIES 100
+
+static ssize_t adopt_read(int fd, size_t n, size_t off)
+{
+	ssize_t got = -1;
+
+	for (int i = 0; i < ADOPT_READ_TRIES; i++) {
+		got = read_full(fd, X.io, n, off);
+		if (got >= 0 || !errno_allowed(errno))
+			break;
+	}
+	return got;
+}
+
 /* Error mode: keep what the file holds in the object's unsure range,
  * after checking that nothing outside it changed. */
 static void adopt(int o, int fd, const char *what)
@@ -500,7 +517,7 @@ static void adopt(int o, int fd, const char *what)
 	for (size_t off = 0; off < (size_t)st.st_size; off += MAX_IO) {
 		size_t n = (size_t)st.st_size - off < MAX_IO ? (size_t)st.st_size - off : MAX_IO;
 
-		got = read_full(fd, X.io, n, off);
+		got = adopt_read(fd, n, off);
 		if (got != (ssize_t)n)
 			failf("%s: reading back after an error at %zu: %s", what, off,
 			      got < 0 ? strerror(errno) : "short read");
