@@ -3,13 +3,14 @@
 # data (issue 8).
 #
 #   sudo make bench                 # full: 3 runs each, linux-6.1 tar, 1 GiB
-#   sudo BENCH_QUICK=1 make bench   # quick: 1 run, 222 MB subset, 256 MiB
+#   sudo BENCH_QUICK=1 make bench   # quick: 1 run, 136 MiB subset, 256 MiB
 #
 # Targets, mounted one after another: tmpfs; ext4 on /dev/zram0 (lz4,
 # lzo-rle); zramfs comp=none, lz4, zstd:1, zstd:3.  On each, per run, on a
 # fresh mount: untar, build, rm -rf (RAM left), stream, fio random, metadata.
 # Then the swap workload (contrib/bench/swap.sh): a memory hog swapping to
-# zram and to zramfs swap files (lz4, zstd:1, lz4 with a spill).
+# zram and to a zramfs swap file (lz4; SWAP_TARGETS for more).
+# Each run logs its phase times and the CPU share the host stole.
 # Memory is measured from outside: tmpfs by Shmem (/proc/meminfo), zram by
 # mm_stat's mem_used_total, zramfs by the daemon's VmRSS growth and by its own
 # user.zramfs.stats mem_used_total (both shown).  Everything is a delta from
@@ -24,7 +25,9 @@
 #                      ",chunk=16K" etc. may follow)
 #   BENCH_OUT=DIR      results (default build/bench): latest.txt, latest.csv,
 #                      latest-memory.png, samples/
+#   BENCH_BUILD=DIR    the kernel directory the build compiles (fs/fat/)
 #   BENCH_TAR=FILE     the big tar (/var/tmp/zr-bench/linux-source-6.1.tar)
+#   SWAP_TARGETS="…"   the swap section's targets (zram-lz4 zramfs-lz4)
 #   ZRAMFS=PATH        the daemon (build/zramfs)
 #
 # /dev/zram0 is used only if it is unused (initstate 0, not mounted, not
@@ -109,7 +112,7 @@ fi
 if [ -n "$QUICK" ] && [ ! -s "$QUICKTAR" ]; then
 	# The tree without the C files of drivers, sound, fs, net and tools,
 	# the docs' text, device trees, selftests and non-x86 arch sources:
-	# about 18K files, and `make defconfig` still works in it.
+	# 21K files, 136 MiB, and `make defconfig` still works in it.
 	echo "bench: making the quick subset $QUICKTAR (once)"
 	q=$(mktemp -d /var/tmp/zr-bench-q.XXXXXX)
 	tar -xf "$BIGTAR" -C "$q" --exclude='*/drivers/*.[ch]' --exclude='*/sound/*.[ch]' \
