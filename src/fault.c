@@ -16,6 +16,7 @@
  * answers are built.
  */
 #include "zramfs/fault.h"
+#include "zramfs/mix.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -86,14 +87,6 @@ static _Atomic uint64_t threads;	/* arrival numbers */
 static _Thread_local uint64_t tl_state;
 static _Thread_local uint32_t tl_gen;	/* 0: not seeded yet */
 
-static uint64_t splitmix64(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ULL;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-	return x ^ (x >> 31);
-}
-
 /* draw32(): 32 random bits from this thread's stream. */
 static uint32_t draw32(void)
 {
@@ -102,7 +95,7 @@ static uint32_t draw32(void)
 	if (tl_gen != gen) {
 		uint64_t n = atomic_fetch_add_explicit(&threads, 1, RELAXED);
 
-		tl_state = splitmix64(atomic_load_explicit(&seed, RELAXED) + n);
+		tl_state = zr_mix64(atomic_load_explicit(&seed, RELAXED) + n);
 		if (!tl_state)
 			tl_state = 1;	/* xorshift's one fixed point */
 		tl_gen = gen;

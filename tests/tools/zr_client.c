@@ -42,6 +42,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "zramfs/mix.h"
+
 #define SLOTS	    16u		/* own files at most */
 #define MAX_SIZE    (256u << 10) /* own file size bound: 4 chunks of 64 KiB */
 #define MAX_PIECE   (64u << 10)	/* one write or read call */
@@ -86,14 +88,6 @@ static uint8_t *buf, *exp_buf;
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static uint64_t mix(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ull;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
-
 static uint64_t rnd(void)
 {
 	rs ^= rs << 13;
@@ -134,7 +128,7 @@ static void pattern(uint8_t *b, uint64_t seed, uint64_t off, size_t n)
 
 		if (o >> 6 != line) {
 			line = o >> 6;
-			h = mix(seed ^ (line * 0x100000001b3ull));
+			h = zr_mix64(seed ^ (line * 0x100000001b3ull));
 		}
 		b[i] = col == 63 ? '\n' : (uint8_t)("etaoinshrdlucmfw"[(h >> ((col & 15) * 4)) & 15]);
 	}
@@ -185,7 +179,7 @@ static void write_pattern(int fd, const char *p, uint64_t seed, uint64_t from, u
 
 static uint64_t new_seed(unsigned i)
 {
-	return mix(((uint64_t)client_id << 40) ^ ((uint64_t)i << 32) ^ ++gen);
+	return zr_mix64(((uint64_t)client_id << 40) ^ ((uint64_t)i << 32) ^ ++gen);
 }
 
 static struct slot *pick_used(void)
@@ -694,7 +688,7 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc - 1 || secs < 0)
 		usage();
-	rs = mix(have_seed ? seed : client_id) | 1;
+	rs = zr_mix64(have_seed ? seed : client_id) | 1;
 	if (strlen(argv[optind]) > DIR_LEN - 32)
 		usage();
 	snprintf(own, sizeof(own), "%s/c%u", argv[optind], client_id);

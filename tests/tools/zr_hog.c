@@ -41,6 +41,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "zramfs/mix.h"
+
 #define PAGE	     4096u  /* the unit of swap (and of chunk=4K) */
 #define POOL_LINES   4096u  /* power of two; ~64 B each: 256 KiB, fits in L2 */
 #define POOL_LINE_MAX 160u  /* longest formatted line */
@@ -63,15 +65,6 @@ static struct line *pool;
 /* ------------------------------------------------------------------------
  * PRNG and hash
  * ---------------------------------------------------------------------- */
-
-static uint64_t splitmix(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
 
 static uint64_t xorshift(uint64_t *s)
 {
@@ -238,7 +231,7 @@ static void fill_page(uint8_t *p, uint64_t seed, uint64_t pageno)
 {
 	uint64_t s = seed ^ (pageno * 0xd1b54a32d192ed03ull);
 
-	s = splitmix(&s) | 1;
+	s = zr_mix64(s) | 1;
 	if (pageno % REC_EVERY == REC_EVERY - 1) {
 		fill_text(p, PAGE / 4, &s);
 		fill_records(p + PAGE / 4, PAGE - PAGE / 4, &s, pageno);
