@@ -319,6 +319,8 @@ struct zr_store {
 	unsigned stages_queued;	       /* queued or being compressed */
 	unsigned stages_free;	       /* on the free list */
 	unsigned stage_waiters;	       /* writers waiting for stages */
+	uint64_t stage_takes;	       /* stages handed out, ever */
+	uint64_t stage_takes_seen;     /* ... at the last zr_store_trim_idle() */
 	_Atomic uint64_t staging_bytes; /* stages_alloc * stage_bytes, for stats */
 	_Atomic uint64_t writer_waits; /* writers that waited for a stage */
 	/* Writeback tier (see "Writeback" below); spill NULL when off. */
@@ -891,11 +893,13 @@ static struct stage *stage_alloc_locked(struct zr_store *s)
 	if (st) {
 		s->free_stages = st->next_free;
 		s->stages_free--;
+		s->stage_takes++;
 		return st;
 	}
 	if (s->stages_alloc >= s->stages_max)
 		return NULL;
 	s->stages_alloc++;
+	s->stage_takes++;
 	pthread_mutex_unlock(&s->stage_lock);
 	st = zr_fault(ZR_FAULT_STAGE_ALLOC) ? NULL : zr_malloc(stage_bytes(s));
 	pthread_mutex_lock(&s->stage_lock);
@@ -1824,6 +1828,18 @@ void zr_store_sync(struct zr_store *s)
 	pthread_mutex_unlock(&s->stage_lock);
 	if (idle)
 		stage_trim(s); /* not during a burst: stages would be remade */
+}
+
+void zr_store_trim_idle(struct zr_store *s)
+{
+	bool idle;
+
+	pthread_mutex_lock(&s->stage_lock);
+	idle = s->stages_queued == 0 && s->stage_takes == s->stage_takes_seen;
+	s->stage_takes_seen = s->stage_takes;
+	pthread_mutex_unlock(&s->stage_lock);
+	if (idle)
+		stage_trim(s);
 }
 
 void zr_store_destroy(struct zr_store *s)

@@ -268,6 +268,7 @@ static void *housekeeper_main(void *arg)
 			zr_arena_compact(fs->arena);
 		housekeep_reserve(fs);
 		zr_bufpool_trim(fs->replies);
+		zr_store_trim_idle(fs->store);
 		zr_mem_trim();
 		pthread_mutex_lock(&fs->hk_lock);
 	}

@@ -19,8 +19,10 @@
 #define MALLOC_HEADER 8
 
 /* Trim once this much heap has been freed since the last trim: large enough
- * that malloc_trim (which walks the heap) stays rare, small enough that an
- * `rm -rf` gives memory back within a housekeeping tick. */
+ * that malloc_trim (which walks the heap) stays rare during a long `rm -rf`,
+ * small enough that it gives memory back as it goes.  Whatever is left below
+ * the threshold is trimmed as soon as frees stop for one call (one
+ * housekeeping tick), so an idle daemon keeps no freed heap resident. */
 #define TRIM_THRESHOLD (4u << 20)
 
 static _Atomic int64_t meta_bytes;
@@ -109,9 +111,16 @@ void zr_mem_account(int64_t delta)
 
 void zr_mem_trim(void)
 {
-	if (atomic_load_explicit(&freed_since_trim, memory_order_relaxed) <
-	    TRIM_THRESHOLD)
+	/* Housekeeper-only state: the freed count at the previous call. */
+	static uint64_t seen;
+	uint64_t freed = atomic_load_explicit(&freed_since_trim,
+					      memory_order_relaxed);
+	int quiet = freed == seen;
+
+	seen = freed;
+	if (!freed || (freed < TRIM_THRESHOLD && !quiet))
 		return;
-	atomic_store_explicit(&freed_since_trim, 0, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&freed_since_trim, freed, memory_order_relaxed);
+	seen = 0;
 	malloc_trim(0);
 }

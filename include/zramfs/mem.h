@@ -37,8 +37,10 @@ uint64_t zr_mem_meta_bytes(void);
 void zr_mem_account(int64_t delta);
 
 /* zr_mem_trim(): give freed heap memory back to the OS (malloc_trim) when
- * enough has been freed since the last trim; cheap when there is nothing to
- * do.  Called by the daemon's housekeeping, never on the request path. */
+ * enough has been freed since the last trim, or when anything has and no
+ * more was freed since the previous call; cheap when there is nothing to
+ * do.  Called by one thread (the daemon's housekeeping, once a tick), never
+ * on the request path. */
 void zr_mem_trim(void);
 
 #endif /* ZRAMFS_MEM_H */

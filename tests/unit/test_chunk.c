@@ -1283,6 +1283,30 @@ static struct env env_workers(unsigned shift, struct zr_codec_spec codec, unsign
 
 /* Reads right after writes (chunks dirty or being compressed) see the
  * newest bytes; after a sync nothing is dirty and the figures add up. */
+/* The housekeeping trim: staging buffers stay while writes take them, and
+ * go once a call finds no write since the previous one and none queued. */
+static void test_trim_idle(void **state)
+{
+	struct env e = env_workers(16, ZSTD, 2, 2 * MIB);
+	struct zr_fdata *f = zr_fdata_create(e.store);
+	uint8_t *m = malloc(MIB);
+	struct zr_store_stats st;
+
+	fill_text(m, MIB);
+	wr(f, m, MIB, 0);
+	assert_int_equal(zr_fdata_sync(f), 0);	/* queued: none */
+	zr_store_trim_idle(e.store);	/* writes since the last call: kept */
+	zr_store_get_stats(e.store, &st);
+	assert_true(st.staging_bytes > 0);
+	zr_store_trim_idle(e.store);	/* idle for one call: freed */
+	zr_store_get_stats(e.store, &st);
+	assert_int_equal(st.staging_bytes, 0);
+	expect(f, m, MIB);
+	zr_fdata_destroy(f);
+	free(m);
+	env_free(&e);
+}
+
 static void test_dirty_reads(void **state)
 {
 	enum { SIZE = 8 * MIB };
@@ -1615,6 +1639,7 @@ int main(void)
 	int failed = cmocka_run_group_tests_name("inline (workers=0)", tests, NULL, NULL);
 
 	const struct CMUnitTest wtests[] = {
+	    cmocka_unit_test(test_trim_idle),
 	    cmocka_unit_test(test_dirty_reads),
 	    cmocka_unit_test(test_overwrite_during_compress),
 	    cmocka_unit_test(test_races),
