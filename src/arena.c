@@ -43,7 +43,12 @@
  *                alloc, free and compaction of a class take only this lock.
  *   heap_lock    the region bitmaps; taken under a class lock only to carve
  *                or return a whole span (amortised over the span's slots).
- *   stripe locks the free handle lists; never held with another lock.
+ *   stripe locks the free handle lists; taken only inside ht_lock.
+ *   ht_lock      rwlock: handle_get and handle_put hold it for reading (so
+ *                they run concurrently, and a handle between them is live);
+ *                zr_arena_release_handles() holds it for writing to free
+ *                the leaves once every handle is free.  Never held with a
+ *                class lock.
  *   compact_lock one compaction pass at a time; taken before class locks.
  *   Order: compact_lock -> class->lock -> heap_lock.  A second class lock
  *   is only ever taken with trylock (dirty_trim).
@@ -234,6 +239,8 @@ struct zr_arena {
 	_Atomic(struct hentry *) *ht_top;	/* HT_MAX_LEAVES leaf pointers */
 	_Atomic uint64_t ht_next;		/* next never-used handle */
 	_Atomic uint64_t ht_nfree;		/* handles on the stripes */
+	pthread_rwlock_t ht_lock;		/* read: handle_get/put; write:
+						 * zr_arena_release_handles() */
 	struct hstripe	stripes[HSTRIPES];
 	pthread_mutex_t	heap_lock;
 	struct region	*regions[MAX_REGIONS];
@@ -1054,6 +1061,72 @@ static void handle_put(struct zr_arena *a, zr_handle_t h)
 	pthread_mutex_unlock(&st->lock);
 }
 
+static int handle_get_locked(struct zr_arena *a, zr_handle_t *out)
+{
+	int err;
+
+	pthread_rwlock_rdlock(&a->ht_lock);
+	err = handle_get(a, out);
+	pthread_rwlock_unlock(&a->ht_lock);
+	return err;
+}
+
+static void handle_put_locked(struct zr_arena *a, zr_handle_t h)
+{
+	pthread_rwlock_rdlock(&a->ht_lock);
+	handle_put(a, h);
+	pthread_rwlock_unlock(&a->ht_lock);
+}
+
+static bool all_handles_free(struct zr_arena *a)
+{
+	uint64_t next = ctr_get(&a->ht_next);
+
+	return next > 1 && ctr_get(&a->ht_nfree) == next - 1;
+}
+
+/* Free every leaf and start numbering again at 1.  ht_lock held for
+ * writing and every handle free: nobody holds a handle, so no entry can be
+ * looked up, and the free lists (threaded through the leaves) are dropped
+ * whole. */
+static uint64_t ht_reset(struct zr_arena *a)
+{
+	uint64_t nleaves = (ctr_get(&a->ht_next) + HT_LEAF_N - 1) >> HT_LEAF_SHIFT;
+	uint64_t per_page = PAGE_SZ / sizeof(void *), freed = 0;
+	struct hentry *leaf;
+
+	for (uint64_t li = 0; li < nleaves; li++) {
+		leaf = atomic_exchange_explicit(&a->ht_top[li], NULL, RELAXED);
+		if (!leaf)
+			continue;
+		freed += malloc_usable_size(leaf) + MALLOC_HDR;
+		free(leaf);
+	}
+	/* the top array's touched pages, counted by ht_leaf_ensure() */
+	madvise(a->ht_top, (nleaves + per_page - 1) / per_page * PAGE_SZ,
+		MADV_DONTNEED);
+	freed += (nleaves + per_page - 1) / per_page * PAGE_SZ;
+	ctr_sub(&a->meta, freed);
+	for (unsigned i = 0; i < HSTRIPES; i++)
+		a->stripes[i].head = 0;
+	atomic_store_explicit(&a->ht_nfree, 0, RELAXED);
+	atomic_store_explicit(&a->ht_next, 1, RELAXED);
+	return freed;
+}
+
+uint64_t zr_arena_release_handles(struct zr_arena *a)
+{
+	uint64_t freed = 0;
+
+	if (!all_handles_free(a))
+		return 0;	/* the common case, without the lock */
+	pthread_rwlock_wrlock(&a->ht_lock);
+	if (all_handles_free(a))
+		freed = ht_reset(a);
+	pthread_rwlock_unlock(&a->ht_lock);
+	return freed;
+}
+
 static void pin(struct hentry *e)
 {
 	uint32_t s = atomic_load_explicit(&e->state, RELAXED);
@@ -1089,6 +1162,8 @@ static int arena_init_locks(struct zr_arena *a)
 	for (unsigned i = 0; i < HSTRIPES; i++)
 		if (pthread_mutex_init(&a->stripes[i].lock, NULL))
 			return -1;
+	if (pthread_rwlock_init(&a->ht_lock, NULL))
+		return -1;
 	if (pthread_mutex_init(&a->heap_lock, NULL) ||
 	    pthread_mutex_init(&a->compact_lock, NULL))
 		return -1;
@@ -1168,6 +1243,7 @@ void zr_arena_destroy(struct zr_arena *a)
 		free(atomic_load(&a->ht_top[i]));
 	if (a->ht_top)
 		munmap(a->ht_top, HT_MAX_LEAVES * sizeof(void *));
+	pthread_rwlock_destroy(&a->ht_lock);
 	free(a);
 }
 
@@ -1184,14 +1260,14 @@ int zr_arena_alloc(struct zr_arena *a, size_t size, zr_handle_t *out)
 	if (!size || size > a->max_object)
 		return -EINVAL;
 	/* an injected fault is the OS refusing memory (counted as one) */
-	err = zr_fault(ZR_FAULT_ARENA_ALLOC) ? -ENOMEM : handle_get(a, &h);
+	err = zr_fault(ZR_FAULT_ARENA_ALLOC) ? -ENOMEM : handle_get_locked(a, &h);
 	if (!err) {
 		c = &a->classes[class_index(size)];
 		pthread_mutex_lock(&c->lock);
 		err = class_alloc(a, c, (uint32_t)size, h, hentry_of(a, h));
 		pthread_mutex_unlock(&c->lock);
 		if (err)
-			handle_put(a, h);
+			handle_put_locked(a, h);
 	}
 	if (err) {
 		ctr_add(&a->failures, 1);
@@ -1214,7 +1290,7 @@ void zr_arena_free(struct zr_arena *a, zr_handle_t h)
 	pthread_mutex_lock(&c->lock);
 	class_free(a, c, e, h);
 	pthread_mutex_unlock(&c->lock);
-	handle_put(a, h);
+	handle_put_locked(a, h);
 }
 
 const void *zr_arena_read_begin(struct zr_arena *a, zr_handle_t h)

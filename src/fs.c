@@ -269,6 +269,7 @@ static void *housekeeper_main(void *arg)
 		housekeep_reserve(fs);
 		zr_bufpool_trim(fs->replies);
 		zr_store_trim_idle(fs->store);
+		zr_arena_release_handles(fs->arena);
 		zr_mem_trim();
 		pthread_mutex_lock(&fs->hk_lock);
 	}

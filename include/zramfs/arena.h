@@ -95,6 +95,14 @@ uint64_t zr_arena_reserve(struct zr_arena *a, size_t upto, uint64_t budget);
  * (the automatic trigger the daemon's housekeeping polls). */
 int zr_arena_should_compact(struct zr_arena *a);
 
+/* zr_arena_release_handles(): once every handle is free (everything was
+ * deleted), free the handle table (24 bytes per handle ever in use at
+ * once) and start numbering from 1 again; otherwise nothing.  A partly
+ * emptied table keeps its size, its free entries reused.  Cheap when not
+ * empty; the daemon's housekeeping calls it every tick.  Returns the
+ * metadata bytes freed. */
+uint64_t zr_arena_release_handles(struct zr_arena *a);
+
 /* zr_arena_set_cap(): change the hard cap (0 = none).  Existing objects are
  * kept even if over the new cap; later allocations fail with -ENOSPC. */
 void zr_arena_set_cap(struct zr_arena *a, uint64_t cap_bytes);

@@ -357,6 +357,45 @@ static void test_handles_reused(void **state)
 	free(h);
 }
 
+/* Once everything is freed the handle table goes (its metadata bytes with
+ * it) and numbering starts again at 1; while one handle lives, nothing. */
+static void test_release_handles(void **state)
+{
+	enum { N = 5000 };
+	zr_handle_t *h = calloc(N, sizeof(*h));
+	struct zr_arena *a = mk(65536, 0);
+	struct zr_arena_stats before, full, after;
+
+	assert_non_null(h);
+	zr_arena_get_stats(a, &before);
+	assert_int_equal(zr_arena_release_handles(a), 0);	/* none ever used */
+	for (int i = 0; i < N; i++)
+		h[i] = put(a, 100, (uint32_t)i);
+	zr_arena_get_stats(a, &full);
+	for (int i = 1; i < N; i++)
+		zr_arena_free(a, h[i]);
+	assert_int_equal(zr_arena_release_handles(a), 0);	/* h[0] lives */
+	verify(a, h[0], 100, 0);
+	zr_arena_free(a, h[0]);
+	assert_true(zr_arena_release_handles(a) >= N * 24);
+	zr_arena_compact(a);
+	zr_arena_get_stats(a, &after);
+	assert_true(full.meta_bytes - after.meta_bytes >= N * 24);
+	assert_int_equal(after.meta_bytes, before.meta_bytes);
+	assert_int_equal(zr_arena_release_handles(a), 0);	/* already done */
+	for (int i = 0; i < N; i++) {	/* the table grows again from 1 */
+		h[i] = put(a, 300, (uint32_t)i + 7);
+		assert_int_equal(h[i], (zr_handle_t)i + 1);
+	}
+	for (int i = 0; i < N; i++)
+		verify(a, h[i], 300, (uint32_t)i + 7);
+	for (int i = 0; i < N; i++)
+		zr_arena_free(a, h[i]);
+	assert_drained(a);
+	zr_arena_destroy(a);
+	free(h);
+}
+
 static void test_cap(void **state)
 {
 	struct zr_arena *a = mk(MAX_OBJ, 8 * MIB);
@@ -488,6 +527,7 @@ int main(void)
 		cmocka_unit_test(test_random_model),
 		cmocka_unit_test(test_compact_moves),
 		cmocka_unit_test(test_handles_reused),
+		cmocka_unit_test(test_release_handles),
 		cmocka_unit_test(test_cap),
 		cmocka_unit_test(test_rss_agrees),
 		cmocka_unit_test(test_reserve),
