@@ -288,11 +288,15 @@ one_run() {	# target run#
 	# rm -rf: RAM left
 	find "$MNT" -mindepth 1 -maxdepth 1 ! -name lost+found -exec rm -rf {} + ; sync
 	if [ $KIND = zramfs ]; then
-		local prev=-1
-		for _ in $(seq 10); do	# the housekeeper: until it stops falling, <= 5 s
-			s=$(( $(stat_of mem_used_total) - SBASE ))
-			[ "$s" -le 1048576 ] || [ "$s" = "$prev" ] && break
-			prev=$s; sleep 0.5
+		# The housekeeper gives memory back within about two 1 s ticks
+		# of the last free: wait until RSS has not moved for 2.5 s
+		# (at most 10 s).
+		local prev=-1 same=0
+		for _ in $(seq 20); do
+			s=$(( $(stat_of mem_used_total) - SBASE )) m=$(mem_raw)
+			if [ "$m" = "$prev" ]; then same=$((same + 1)); else same=0; fi
+			[ $same -ge 5 ] && break
+			prev=$m; sleep 0.5
 		done
 		rec rm_stats_mib "$t" "$(mib "$s")"
 	fi
