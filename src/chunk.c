@@ -461,15 +461,20 @@ struct scratch {
 	uint32_t cap;	/* bytes of plain and comp */
 	uint32_t copy_cap;
 	uint32_t spill_cap;
+	struct scratch *next;	/* in the pool */
 };
 
-static pthread_key_t scratch_key;
-static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+/* Scratch records live in one pool for all threads: a use is a
+ * scratch_get()/scratch_take() ... scratch_put() pair within one function.
+ * Thread-local buffers could be freed only by their own thread, which may
+ * sleep in libfuse's read() for hours; pooled, the housekeeper frees them
+ * (scratch_trim()) once the store is idle.  LIFO, so the buffers used last
+ * (cache-warm) go out first. */
+static pthread_mutex_t scratch_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct scratch *scratch_pool;	/* under scratch_lock, via next */
 
-static void scratch_free(void *p)
+static void scratch_free(struct scratch *sc)
 {
-	struct scratch *sc = p;
-
 	zr_free(sc->plain);
 	zr_free(sc->comp);
 	zr_free(sc->copy);
@@ -477,57 +482,67 @@ static void scratch_free(void *p)
 	zr_free(sc);
 }
 
-static void scratch_key_init(void)
-{
-	pthread_key_create(&scratch_key, scratch_free);
-}
-
-/* scratch_self(): this thread's scratch record, created on first use. */
-static struct scratch *scratch_self(void)
+/* scratch_take(): a scratch record, its buffers as a previous user left
+ * them (maybe none).  NULL on ENOMEM. */
+static struct scratch *scratch_take(void)
 {
 	struct scratch *sc;
 
-	pthread_once(&scratch_once, scratch_key_init);
-	sc = pthread_getspecific(scratch_key);
-	if (!sc) {
-		sc = zr_calloc(1, sizeof(*sc));
-		if (!sc)
-			return NULL;
-		if (pthread_setspecific(scratch_key, sc)) {
-			zr_free(sc);
-			return NULL;
-		}
-	}
-	return sc;
+	pthread_mutex_lock(&scratch_lock);
+	sc = scratch_pool;
+	if (sc)
+		scratch_pool = sc->next;
+	pthread_mutex_unlock(&scratch_lock);
+	return sc ? sc : zr_calloc(1, sizeof(*sc));
 }
 
-/* scratch_get(): this thread's scratch, its buffers at least need bytes
- * (a chunk size).  They only grow, and only here: no caller keeps plain or
- * comp across a call. */
+static void scratch_put(struct scratch *sc)
+{
+	if (!sc)
+		return;
+	pthread_mutex_lock(&scratch_lock);
+	sc->next = scratch_pool;
+	scratch_pool = sc;
+	pthread_mutex_unlock(&scratch_lock);
+}
+
+/* scratch_trim(): free the pooled records (those not in use). */
+static void scratch_trim(void)
+{
+	struct scratch *sc, *next;
+
+	pthread_mutex_lock(&scratch_lock);
+	sc = scratch_pool;
+	scratch_pool = NULL;
+	pthread_mutex_unlock(&scratch_lock);
+	for (; sc; sc = next) {
+		next = sc->next;
+		scratch_free(sc);
+	}
+}
+
+/* scratch_get(): a scratch record whose plain and comp hold at least need
+ * bytes (a chunk size); scratch_put() it when done.  NULL on ENOMEM. */
 static struct scratch *scratch_get(uint32_t need)
 {
-	struct scratch *sc = scratch_self();
+	struct scratch *sc = scratch_take();
 
-	if (!sc)
-		return NULL;
-	if (sc->cap >= need)
+	if (!sc || sc->cap >= need)
 		return sc;
 	zr_free(sc->plain);
 	zr_free(sc->comp);
 	sc->plain = zr_malloc(need);
 	sc->comp = zr_malloc(need);
 	sc->cap = sc->plain && sc->comp ? need : 0;
-	return sc->cap ? sc : NULL;
+	if (sc->cap)
+		return sc;
+	scratch_put(sc);
+	return NULL;
 }
 
-/* scratch_spillbuf(): this thread's extent buffer, at least need bytes
- * (never plain or comp, which the caller may be decoding into). */
-static uint8_t *scratch_spillbuf(uint32_t need)
+/* scratch_spillbuf(): sc's extent buffer, at least need bytes. */
+static uint8_t *scratch_spillbuf(struct scratch *sc, uint32_t need)
 {
-	struct scratch *sc = scratch_self();
-
-	if (!sc)
-		return NULL;
 	if (sc->spill_cap < need) {
 		zr_free(sc->spill);
 		sc->spill = zr_malloc(need);
@@ -1173,6 +1188,7 @@ static ssize_t compress(struct zr_codec_spec spec, const void *data, uint32_t ul
 	if (!ctx)
 		return -ENOMEM;
 	n = zr_codec_compress(ctx, spec, data, ulen, sc->comp, cap);
+	zr_codec_ctx_put(ctx);
 	if (n == -ENOMEM)
 		return n;
 	return n > 0 ? n : 0;
@@ -1242,6 +1258,7 @@ static int decode_spilled(struct zr_fdata *f, const struct zr_chunk *r, uint8_t 
 	uint8_t *buf;
 	uint32_t ulen = rec_ulen(r), clen = r->u.obj.clen;
 	struct zr_codec_ctx *ctx;
+	struct scratch *sc;
 	int ret;
 
 	if (!f->s->spill)
@@ -1250,14 +1267,17 @@ static int decode_spilled(struct zr_fdata *f, const struct zr_chunk *r, uint8_t 
 		ret = zr_spill_read(f->s->spill, r->u.obj.handle, dst, ulen);
 		return ret;
 	}
-	buf = scratch_spillbuf(chunk_size(f));
-	if (!buf)
-		return -ENOMEM;
-	ret = zr_spill_read(f->s->spill, r->u.obj.handle, buf, clen);
-	if (ret)
-		return ret;
-	ctx = zr_codec_ctx_get();
-	return ctx ? zr_codec_decompress(ctx, rec_codec(r), buf, clen, dst, ulen) : -ENOMEM;
+	sc = scratch_take();
+	buf = sc ? scratch_spillbuf(sc, chunk_size(f)) : NULL;
+	ret = buf ? zr_spill_read(f->s->spill, r->u.obj.handle, buf, clen) : -ENOMEM;
+	if (!ret) {
+		ctx = zr_codec_ctx_get();
+		ret = ctx ? zr_codec_decompress(ctx, rec_codec(r), buf, clen, dst, ulen)
+			  : -ENOMEM;
+		zr_codec_ctx_put(ctx);
+	}
+	scratch_put(sc);
+	return ret;
 }
 
 /* decode(): r's ulen bytes into dst.  -EIO if the object is corrupt. */
@@ -1290,6 +1310,7 @@ static int decode(struct zr_fdata *f, const struct zr_chunk *r, uint8_t *dst)
 
 		ret = ctx ? zr_codec_decompress(ctx, rec_codec(r), p, r->u.obj.clen, dst, ulen)
 			  : -ENOMEM;
+		zr_codec_ctx_put(ctx);
 	}
 	zr_arena_read_end(a, r->u.obj.handle);
 	return ret;
@@ -1370,6 +1391,7 @@ static int read_chunk(struct zr_fdata *f, uint64_t idx, uint8_t *dst, uint32_t i
 	ret = decode(f, &r, sc->plain);
 	if (!ret)
 		memcpy(dst, sc->plain + in_off, have);
+	scratch_put(sc);
 	return ret;
 }
 
@@ -1541,13 +1563,17 @@ static int write_inline(struct zr_fdata *f, uint64_t idx, const struct zr_chunk 
 
 	if (!sc)
 		return -ENOMEM;
-	if (in_off == 0 && n >= oul)
-		return store_chunk(f, idx, old, src, n, sc);
-	ret = load_chunk(f, old, sc->plain, nul);
-	if (ret)
-		return ret;
-	memcpy(sc->plain + in_off, src, n);
-	return store_chunk(f, idx, old, sc->plain, nul, sc);
+	if (in_off == 0 && n >= oul) {
+		ret = store_chunk(f, idx, old, src, n, sc);
+	} else {
+		ret = load_chunk(f, old, sc->plain, nul);
+		if (!ret) {
+			memcpy(sc->plain + in_off, src, n);
+			ret = store_chunk(f, idx, old, sc->plain, nul, sc);
+		}
+	}
+	scratch_put(sc);
+	return ret;
 }
 
 /* write_chunk(): n bytes of src at in_off of chunk idx: into its stage if
@@ -1703,6 +1729,7 @@ static bool stage_job(struct zr_job *job)
 	pthread_rwlock_unlock(&f->lock);
 	if (ulen)
 		enc = encode_room(f, spec, st->data, ulen, sc, &nr);
+	scratch_put(sc);
 	pthread_rwlock_wrlock(&f->lock);
 	st->busy = false;
 	again = publish(f, st, ver, enc, &nr);
@@ -1838,8 +1865,11 @@ void zr_store_trim_idle(struct zr_store *s)
 	idle = s->stages_queued == 0 && s->stage_takes == s->stage_takes_seen;
 	s->stage_takes_seen = s->stage_takes;
 	pthread_mutex_unlock(&s->stage_lock);
-	if (idle)
-		stage_trim(s);
+	if (!idle || s->stages_reserved)
+		return;	/* -o mlock: a swap-out must not wait for malloc */
+	stage_trim(s);
+	scratch_trim();
+	zr_codec_trim();
 }
 
 void zr_store_destroy(struct zr_store *s)
@@ -2085,9 +2115,10 @@ static int trim_tail(struct zr_fdata *f, uint64_t size)
 	if (!sc)
 		return -ENOMEM;
 	ret = decode(f, &r, sc->plain);
-	if (ret)
-		return ret;
-	return store_chunk(f, idx, &r, sc->plain, tail, sc);
+	if (!ret)
+		ret = store_chunk(f, idx, &r, sc->plain, tail, sc);
+	scratch_put(sc);
+	return ret;
 }
 
 static int truncate_locked(struct zr_fdata *f, uint64_t size)
@@ -2142,14 +2173,15 @@ static int punch_part(struct zr_fdata *f, uint64_t idx, const struct zr_chunk *o
 	if (!sc)
 		return -ENOMEM;
 	ret = decode(f, old, sc->plain);
-	if (ret)
-		return ret;
-	memset(sc->plain + a, 0, (b < ulen ? b : ulen) - a);
-	if (same_filled(sc->plain, nul, &word) && word == 0) {
-		drop_chunk(f, idx, old);
-		return 0;
+	if (!ret) {
+		memset(sc->plain + a, 0, (b < ulen ? b : ulen) - a);
+		if (same_filled(sc->plain, nul, &word) && word == 0)
+			drop_chunk(f, idx, old);
+		else
+			ret = store_chunk(f, idx, old, sc->plain, nul, sc);
 	}
-	return store_chunk(f, idx, old, sc->plain, nul, sc);
+	scratch_put(sc);
+	return ret;
 }
 
 static int punch_locked(struct zr_fdata *f, uint64_t off, uint64_t len)
@@ -2267,10 +2299,11 @@ static int zero_chunk(struct zr_fdata *f, uint64_t i, uint32_t a, uint32_t b)
 	if (!sc)
 		return -ENOMEM;
 	ret = load_chunk(f, &r, sc->plain, nul);
-	if (ret)
-		return ret;
-	memset(sc->plain + a, 0, b - a);
-	ret = encode(f, codec_load(f), sc->plain, nul, sc, &nr);
+	if (!ret) {
+		memset(sc->plain + a, 0, b - a);
+		ret = encode(f, codec_load(f), sc->plain, nul, sc, &nr);
+	}
+	scratch_put(sc);
 	return ret ? ret : install(f, i, &r, &nr);
 }
 
@@ -2430,6 +2463,7 @@ static int dup_chunk(struct zr_fdata *dst, uint64_t didx, struct zr_fdata *src, 
 			zr_arena_read_end(sa, sr.u.obj.handle);
 			ret = obj_new(dst->s, sc->comp, sr.u.obj.clen, &nr.u.obj.handle);
 		}
+		scratch_put(sc);
 	}
 	if (!ret)
 		ret = install(dst, didx, &old, &nr);
@@ -2464,12 +2498,17 @@ static ssize_t copy_piece(struct zr_fdata *dst, uint64_t doff, struct zr_fdata *
 	uint8_t *buf = sc ? scratch_copybuf(sc, chunk_size(dst)) : NULL;
 	ssize_t n;
 
-	if (!buf)
+	if (!buf) {
+		scratch_put(sc);
 		return -ENOMEM;
+	}
 	n = read_locked(src, buf, piece, soff);
-	if (n <= 0)
-		return n ? n : -EIO;
-	return write_locked(dst, buf, (size_t)n, doff, w);
+	if (n > 0)
+		n = write_locked(dst, buf, (size_t)n, doff, w);
+	else if (n == 0)
+		n = -EIO;
+	scratch_put(sc);
+	return n;
 }
 
 static ssize_t copy_locked(struct zr_fdata *dst, uint64_t doff, struct zr_fdata *src, uint64_t soff,
@@ -2623,8 +2662,10 @@ int zr_fdata_recompress(struct zr_fdata *f, struct zr_codec_spec spec, uint64_t 
 	*saved = 0;
 	if (!sc)
 		return -ENOMEM;
-	if (spec.id == ZR_CODEC_NONE)
+	if (spec.id == ZR_CODEC_NONE) {
+		scratch_put(sc);
 		return -EINVAL;
+	}
 	zr_fdata_set_codec(f, spec);
 	/* One chunk per hold of the lock: readers and writers of the file
 	 * wait for one chunk's encode at most, never for the whole file. */
@@ -2641,6 +2682,7 @@ int zr_fdata_recompress(struct zr_fdata *f, struct zr_codec_spec spec, uint64_t 
 			break;
 		idx++;
 	}
+	scratch_put(sc);
 	return ret;
 }
 
@@ -2744,18 +2786,16 @@ static bool wb_wants(struct zr_store *s, const struct zr_chunk *r, const struct 
 
 /* wb_chunk(): write back chunk idx of f if sel wants it.  1 done (*freed
  * grows by its arena bytes), 0 skipped, or the spill's error. */
-static int wb_chunk(struct zr_fdata *f, uint64_t idx, const struct wb_sel *sel, uint64_t *freed)
+static int wb_chunk_buf(struct zr_fdata *f, uint64_t idx, const struct wb_sel *sel,
+			uint64_t *freed, uint8_t *buf)
 {
 	struct zr_store *s = f->s;
 	struct zr_chunk r, cur, nr;
-	uint8_t *buf = scratch_spillbuf(chunk_size(f));
 	const void *p;
 	uint64_t gen;
 	uint32_t loc, clen;
 	int ret;
 
-	if (!buf)
-		return -ENOMEM;
 	pthread_rwlock_rdlock(&f->lock);
 	r = rec_get(f, idx);
 	if (!wb_wants(s, &r, sel)) {
@@ -2792,6 +2832,16 @@ static int wb_chunk(struct zr_fdata *f, uint64_t idx, const struct wb_sel *sel, 
 	pthread_rwlock_unlock(&f->lock);
 	*freed += clen;
 	return 1;
+}
+
+static int wb_chunk(struct zr_fdata *f, uint64_t idx, const struct wb_sel *sel, uint64_t *freed)
+{
+	struct scratch *sc = scratch_take();
+	uint8_t *buf = sc ? scratch_spillbuf(sc, chunk_size(f)) : NULL;
+	int ret = buf ? wb_chunk_buf(f, idx, sel, freed, buf) : -ENOMEM;
+
+	scratch_put(sc);
+	return ret;
 }
 
 /* wb_file(): write back f's chunks that sel wants until *freed reaches
@@ -3042,14 +3092,19 @@ static void promote_chunk(struct zr_fdata *f, uint64_t idx)
 	struct zr_store *s = f->s;
 	struct zr_chunk r = rec_get(f, idx), nr;
 	uint32_t clen = r.u.obj.clen;
+	struct scratch *sc;
 	uint8_t *buf;
 	zr_handle_t h;
+	int ret;
 
 	if (rec_state(&r) != CS_SPILLED || !promote_room(s, clen))
 		return;
-	buf = scratch_spillbuf(chunk_size(f));
-	if (!buf || zr_spill_read(s->spill, r.u.obj.handle, buf, clen) ||
-	    obj_new(s, buf, clen, &h))
+	sc = scratch_take();
+	buf = sc ? scratch_spillbuf(sc, chunk_size(f)) : NULL;
+	ret = !buf || zr_spill_read(s->spill, r.u.obj.handle, buf, clen) ||
+	      obj_new(s, buf, clen, &h);
+	scratch_put(sc);
+	if (ret)
 		return;
 	nr = r;
 	nr.info &= ~INFO_SPILLED;

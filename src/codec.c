@@ -2,10 +2,12 @@
 /*
  * codec.c - lz4 and zstd behind one interface (see include/zramfs/codec.h).
  *
- * Per-thread contexts live in a pthread key so that libfuse's worker threads
- * (which we do not create) get one lazily and free it on exit.  A zstd
- * compression context is created per level on demand and kept: a thread
- * that switches between levels (per-file policy) keeps one per level it used.
+ * Contexts live in one pool: a use takes one (zr_codec_ctx_get) and gives
+ * it back (zr_codec_ctx_put), so zr_codec_trim() can free those not in use
+ * once the daemon is idle; per-thread contexts could only be freed by their
+ * thread, and libfuse's threads may sleep in read() for hours.  A zstd
+ * compression context is created per level on demand and kept: a context
+ * used at several levels (per-file policy) keeps one per level.
  */
 #include "zramfs/codec.h"
 #include "zramfs/fault.h"
@@ -26,10 +28,12 @@ struct zr_codec_ctx {
 	ZSTD_DCtx *zd;				/* created on first decompress */
 	size_t zd_bytes;
 	LZ4_stream_t lz4;			/* lz4's hash table, reset per call */
+	struct zr_codec_ctx *next;		/* in the pool */
 };
 
-static pthread_key_t ctx_key;
-static pthread_once_t ctx_once = PTHREAD_ONCE_INIT;
+/* The pool, LIFO so the context used last (cache-warm) goes out first. */
+static pthread_mutex_t ctx_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct zr_codec_ctx *ctx_pool;	/* under ctx_lock, via next */
 
 static const char *const codec_names[ZR_CODEC_COUNT] = {
 	[ZR_CODEC_NONE] = "none",
@@ -96,9 +100,8 @@ size_t zr_codec_bound(size_t len)
 	return a > b ? a : b;
 }
 
-static void ctx_destroy(void *p)
+static void ctx_destroy(struct zr_codec_ctx *ctx)
 {
-	struct zr_codec_ctx *ctx = p;
 	int64_t held = (int64_t)ctx->zd_bytes;
 
 	for (int i = 0; i <= ZR_ZSTD_LEVEL_MAX; i++) {
@@ -110,27 +113,40 @@ static void ctx_destroy(void *p)
 	zr_free(ctx);
 }
 
-static void ctx_key_init(void)
-{
-	pthread_key_create(&ctx_key, ctx_destroy);
-}
-
 struct zr_codec_ctx *zr_codec_ctx_get(void)
 {
 	struct zr_codec_ctx *ctx;
 
-	pthread_once(&ctx_once, ctx_key_init);
-	ctx = pthread_getspecific(ctx_key);
+	pthread_mutex_lock(&ctx_lock);
+	ctx = ctx_pool;
 	if (ctx)
-		return ctx;
-	ctx = zr_calloc(1, sizeof(*ctx));
+		ctx_pool = ctx->next;
+	pthread_mutex_unlock(&ctx_lock);
+	return ctx ? ctx : zr_calloc(1, sizeof(*ctx));
+}
+
+void zr_codec_ctx_put(struct zr_codec_ctx *ctx)
+{
 	if (!ctx)
-		return NULL;
-	if (pthread_setspecific(ctx_key, ctx)) {
-		zr_free(ctx);
-		return NULL;
+		return;
+	pthread_mutex_lock(&ctx_lock);
+	ctx->next = ctx_pool;
+	ctx_pool = ctx;
+	pthread_mutex_unlock(&ctx_lock);
+}
+
+void zr_codec_trim(void)
+{
+	struct zr_codec_ctx *ctx, *next;
+
+	pthread_mutex_lock(&ctx_lock);
+	ctx = ctx_pool;
+	ctx_pool = NULL;
+	pthread_mutex_unlock(&ctx_lock);
+	for (; ctx; ctx = next) {
+		next = ctx->next;
+		ctx_destroy(ctx);
 	}
-	return ctx;
 }
 
 static ZSTD_CCtx *zstd_cctx(struct zr_codec_ctx *ctx, unsigned level)

@@ -3,10 +3,11 @@
  * codec.h - the compression algorithms zramfs can store chunks with.
  *
  * A codec spec names an algorithm and, for zstd, a level ("lz4", "zstd",
- * "zstd:9", "none").  Compression needs per-thread state (a zstd context,
- * lz4's hash table): zr_codec_ctx_get() returns the calling thread's
- * context, created on first use and freed when the thread exits, so the
- * request path never allocates once a thread is warm.
+ * "zstd:9", "none").  Compression needs state (a zstd context, lz4's hash
+ * table): zr_codec_ctx_get() takes a context from a pool shared by all
+ * threads (made on first need) and zr_codec_ctx_put() gives it back, so the
+ * request path does not allocate once the pool is warm, and
+ * zr_codec_trim() frees the pooled contexts when the daemon is idle.
  *
  * Knows nothing of files, chunks or FUSE.
  */
@@ -53,9 +54,14 @@ size_t zr_codec_bound(size_t len);
 
 struct zr_codec_ctx;
 
-/* zr_codec_ctx_get(): the calling thread's codec context, created on first
- * use (its memory is counted with zr_mem_account()).  NULL on ENOMEM. */
+/* zr_codec_ctx_get(): a codec context for the caller alone until it calls
+ * zr_codec_ctx_put() (its memory is counted with zr_mem_account()).  NULL
+ * on ENOMEM. */
 struct zr_codec_ctx *zr_codec_ctx_get(void);
+void zr_codec_ctx_put(struct zr_codec_ctx *ctx);	/* NULL: no-op */
+
+/* zr_codec_trim(): free the pooled contexts (none in use is touched). */
+void zr_codec_trim(void);
 
 /* zr_codec_compress(): compress len bytes of src into dst (dst_cap bytes).
  * Returns the compressed length (> 0), 0 when the output would not fit in

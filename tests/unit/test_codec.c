@@ -129,6 +129,7 @@ static void round_trip(struct zr_codec_spec spec, const uint8_t *src, size_t len
 	assert_true((size_t)n <= cap);
 	assert_int_equal(zr_codec_decompress(ctx, spec.id, c, (size_t)n, d, len), 0);
 	assert_memory_equal(src, d, len);
+	zr_codec_ctx_put(ctx);
 	free(c);
 	free(d);
 }
@@ -170,6 +171,7 @@ static void test_compresses(void **state)
 
 		assert_true(n > 0 && n < 65536 / 2);
 	}
+	zr_codec_ctx_put(ctx);
 	free(src);
 	free(dst);
 }
@@ -185,6 +187,7 @@ static void test_incompressible(void **state)
 	fill_random(src, len);
 	for (size_t i = 0; i < 3; i++)
 		assert_int_equal(zr_codec_compress(ctx, specs[i], src, len, dst, cap), 0);
+	zr_codec_ctx_put(ctx);
 	free(src);
 	free(dst);
 }
@@ -202,6 +205,7 @@ static void test_bad_args(void **state)
 	assert_int_equal(zr_codec_decompress(ctx, ZR_CODEC_NONE, src, 64, dst, 64), -EIO);
 	assert_int_equal(zr_codec_decompress(ctx, 9, src, 64, dst, 64), -EIO);
 	assert_true(zr_codec_bound(65536) >= 65536);
+	zr_codec_ctx_put(ctx);
 }
 
 /* Decode into a heap buffer of exactly dst_len so ASan catches overruns;
@@ -240,6 +244,7 @@ static void corrupt_one(struct zr_codec_spec spec)
 	/* Garbage. */
 	fill_random(c, 512);
 	assert_int_equal(zr_codec_decompress(ctx, spec.id, c, 512, d, len), -EIO);
+	zr_codec_ctx_put(ctx);
 	free(src);
 	free(c);
 	free(d);
@@ -251,6 +256,35 @@ static void test_corrupt(void **state)
 	corrupt_one((struct zr_codec_spec){ZR_CODEC_ZSTD, 3});
 }
 
+/* The pool: a context put back is the next one out (LIFO, warm), two
+ * taken at once are distinct, and a trim frees the pooled ones with their
+ * counted memory (a zstd context is hundreds of KiB). */
+static void test_pool(void **state)
+{
+	struct zr_codec_spec z = {ZR_CODEC_ZSTD, 3};
+	uint64_t base;
+	uint8_t src[4096], dst[8192];
+	struct zr_codec_ctx *a, *b;
+
+	zr_codec_trim();
+	base = zr_mem_meta_bytes();
+	a = zr_codec_ctx_get();
+	b = zr_codec_ctx_get();
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_ptr_not_equal(a, b);
+	fill_text(src, sizeof(src));
+	assert_true(zr_codec_compress(a, z, src, sizeof(src), dst, sizeof(dst)) > 0);
+	assert_true(zr_mem_meta_bytes() > base + 100000);
+	zr_codec_ctx_put(a);
+	zr_codec_ctx_put(b);
+	assert_ptr_equal(zr_codec_ctx_get(), b);
+	zr_codec_ctx_put(b);
+	zr_codec_trim();
+	assert_int_equal(zr_mem_meta_bytes(), base);
+	zr_codec_ctx_put(NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -258,6 +292,7 @@ int main(void)
 	    cmocka_unit_test(test_format),     cmocka_unit_test(test_round_trips),
 	    cmocka_unit_test(test_compresses), cmocka_unit_test(test_incompressible),
 	    cmocka_unit_test(test_bad_args),   cmocka_unit_test(test_corrupt),
+	    cmocka_unit_test(test_pool),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
