@@ -120,6 +120,19 @@ sw_sample() {
 	  done >"$W/samples" ) &
 	SW_SAMPLER=$!
 }
+# sw_used_bytes - bytes of $SW_LOOP's swap in use (/proc/swaps, KiB)
+sw_used_bytes() {
+	awk -v d="$SW_LOOP" '$1 == d { print $4 * 1024 }' /proc/swaps
+}
+
+# sw_held_le_used SLACK_MIB MNT - orig_data_size <= swap in use + slack
+sw_held_le_used() {
+	local u
+	u=$(sw_used_bytes)
+	[ -n "$u" ] && ! stat_lt orig_data_size $((u + ($1 << 20) + 1)) "$2" && return 1
+	[ -n "$u" ]
+}
+
 sw_peak() { # sw_peak COLUMN - highest sample
 	sort -n -k"$1" "$W/samples" | tail -n1 | awk -v c="$1" '{ print $c + 0 }'
 }
@@ -181,14 +194,22 @@ case_swap_discard() {
 	sw_sample "$m"
 	sw_hog 96 320
 	assert_ge "$HOG_SWPOUT" 30000 "pswpout (pages)"
-	wait_until 10 stat_lt orig_data_size $((32 << 20)) "$m" ||
-		fail "orig_data_size 10 s after the hog: $(zstat orig_data_size "$m") (>= 10% of 320 MiB)"
+	# Discards free what swap freed: zramfs holds no more than the swap
+	# space still in use, plus the free part of clusters still partly in
+	# use (the kernel discards whole free clusters; 22-36 MiB seen here).  A kernel may keep a dead process's pages in
+	# the swap cache, their slots in use, until memory pressure reclaims
+	# them (6.18.44-fc-v1045 does: SwapCached = Used, 110-170 MiB here),
+	# so "in use" is read from /proc/swaps rather than assumed to be 0.
+	wait_until 10 sw_held_le_used 64 "$m" ||
+		fail "orig_data_size 10 s after the hog: $(zstat orig_data_size "$m"), swap in use $(sw_used_bytes) bytes (+64 MiB)"
 	kill "$SW_SAMPLER"; wait "$SW_SAMPLER" 2>/dev/null; SW_SAMPLER=""
-	peak_o=$(sw_peak 1) peak_t=$(sw_peak 2)
-	note "peak orig_data_size $peak_o mem_used_total $peak_t; after: orig_data_size $(zstat orig_data_size "$m") mem_used_total $(zstat mem_used_total "$m")"
+	peak_o=$(sw_peak 1) peak_t=$(sw_peak 2) o=$(zstat orig_data_size "$m")
+	note "peak orig_data_size $peak_o mem_used_total $peak_t; after: orig_data_size $o mem_used_total $(zstat mem_used_total "$m"); swap in use $(sw_used_bytes); $(grep SwapCached /proc/meminfo | tr -s ' ')"
 	assert_ge "$peak_o" $((160 << 20)) "peak orig_data_size (bytes)"
-	wait_until 10 stat_lt mem_used_total $((peak_t / 4)) "$m" ||
-		fail "mem_used_total after the hog $(zstat mem_used_total "$m"), peak $peak_t"
+	assert_lt "$o" $((peak_o - (64 << 20))) "orig_data_size after the hog (discards arrived)"
+	# memory falls with the data: at most in proportion, plus 8 MiB
+	wait_until 10 stat_lt mem_used_total $(( peak_t / 1024 * (o / 1024) / (peak_o / 1024) * 1024 + (8 << 20) )) "$m" ||
+		fail "mem_used_total after the hog $(zstat mem_used_total "$m"), peak $peak_t, orig_data_size $o of peak $peak_o"
 	sw_no_errors "$m"
 	sw_finish
 }
