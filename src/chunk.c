@@ -1769,6 +1769,8 @@ struct zr_store *zr_store_create(const struct zr_store_config *cfg)
 	if (cfg->codec.id == ZR_CODEC_ZSTD &&
 	    (cfg->codec.level < ZR_ZSTD_LEVEL_MIN || cfg->codec.level > ZR_ZSTD_LEVEL_MAX))
 		return NULL;
+	if (cfg->codec.id == ZR_CODEC_LZ4 && cfg->codec.level > ZR_LZ4HC_LEVEL_MAX)
+		return NULL;
 	s = zr_calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
@@ -2632,8 +2634,8 @@ static int recompress_chunk(struct zr_fdata *f, uint64_t idx, struct zr_codec_sp
 	if (!rec_has_obj(&old))
 		return 0;
 	if (rec_state(&old) == CS_COMPRESSED && rec_codec(&old) == spec.id &&
-	    spec.id == ZR_CODEC_LZ4)
-		return 0;	/* lz4 has one level: it cannot shrink */
+	    spec.id == ZR_CODEC_LZ4 && !spec.level)
+		return 0;	/* fast lz4 again cannot shrink it (lz4hc may) */
 	ret = decode(f, &old, sc->plain);
 	if (ret)
 		return ret;

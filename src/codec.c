@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <lz4.h>
+#include <lz4hc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@ struct zr_codec_ctx {
 	ZSTD_DCtx *zd;				/* created on first decompress */
 	size_t zd_bytes;
 	LZ4_stream_t lz4;			/* lz4's hash table, reset per call */
+	void *lz4hc;				/* lz4hc's state, on first need */
 	struct zr_codec_ctx *next;		/* in the pool */
 };
 
@@ -46,7 +48,7 @@ const char *zr_codec_name(unsigned id)
 	return id < ZR_CODEC_COUNT ? codec_names[id] : "?";
 }
 
-static int parse_level(const char *s, uint8_t *level)
+static int parse_level(const char *s, long min, long max, uint8_t *level)
 {
 	char *end;
 	long v;
@@ -55,7 +57,7 @@ static int parse_level(const char *s, uint8_t *level)
 		return -EINVAL;
 	errno = 0;
 	v = strtol(s, &end, 10);
-	if (errno || *end || v < ZR_ZSTD_LEVEL_MIN || v > ZR_ZSTD_LEVEL_MAX)
+	if (errno || *end || v < min || v > max)
 		return -EINVAL;
 	*level = (uint8_t)v;
 	return 0;
@@ -71,12 +73,19 @@ int zr_codec_parse(const char *s, struct zr_codec_spec *out)
 		spec.id = ZR_CODEC_NONE;
 	} else if (!strcmp(s, "lz4")) {
 		spec.id = ZR_CODEC_LZ4;
+	} else if (!strcmp(s, "lz4hc")) {
+		spec.id = ZR_CODEC_LZ4;
+		spec.level = ZR_LZ4HC_LEVEL_DEFAULT;
+	} else if (!strncmp(s, "lz4hc:", 6)) {
+		spec.id = ZR_CODEC_LZ4;
+		if (parse_level(s + 6, ZR_LZ4HC_LEVEL_MIN, ZR_LZ4HC_LEVEL_MAX, &spec.level))
+			return -EINVAL;
 	} else if (!strcmp(s, "zstd")) {
 		spec.id = ZR_CODEC_ZSTD;
 		spec.level = ZR_ZSTD_LEVEL_DEFAULT;
 	} else if (!strncmp(s, "zstd:", 5)) {
 		spec.id = ZR_CODEC_ZSTD;
-		if (parse_level(s + 5, &spec.level))
+		if (parse_level(s + 5, ZR_ZSTD_LEVEL_MIN, ZR_ZSTD_LEVEL_MAX, &spec.level))
 			return -EINVAL;
 	} else {
 		return -EINVAL;
@@ -89,6 +98,8 @@ int zr_codec_format(struct zr_codec_spec spec, char *buf, size_t size)
 {
 	if (spec.id == ZR_CODEC_ZSTD)
 		return snprintf(buf, size, "zstd:%u", spec.level);
+	if (spec.id == ZR_CODEC_LZ4 && spec.level)
+		return snprintf(buf, size, "lz4hc:%u", spec.level);
 	return snprintf(buf, size, "%s", zr_codec_name(spec.id));
 }
 
@@ -109,6 +120,7 @@ static void ctx_destroy(struct zr_codec_ctx *ctx)
 		held += (int64_t)ctx->zc_bytes[i];
 	}
 	ZSTD_freeDCtx(ctx->zd);
+	zr_free(ctx->lz4hc);
 	zr_mem_account(-held);
 	zr_free(ctx);
 }
@@ -196,6 +208,22 @@ static ssize_t zstd_compress(struct zr_codec_ctx *ctx, unsigned level,
 	return (ssize_t)r;
 }
 
+static ssize_t lz4hc_compress(struct zr_codec_ctx *ctx, unsigned level, const void *src,
+			      size_t len, void *dst, size_t dst_cap)
+{
+	if (level > ZR_LZ4HC_LEVEL_MAX)
+		return -EINVAL;
+	if (!ctx->lz4hc) {
+		ctx->lz4hc = zr_malloc((size_t)LZ4_sizeofStateHC());
+		if (!ctx->lz4hc)
+			return -ENOMEM;
+	}
+	/* 0 = did not fit; the state is initialised by the call */
+	return LZ4_compress_HC_extStateHC(ctx->lz4hc, src, dst, (int)len,
+					  (int)(dst_cap > INT32_MAX ? INT32_MAX : dst_cap),
+					  (int)level);
+}
+
 ssize_t zr_codec_compress(struct zr_codec_ctx *ctx, struct zr_codec_spec spec,
 			  const void *src, size_t len, void *dst, size_t dst_cap)
 {
@@ -207,6 +235,8 @@ ssize_t zr_codec_compress(struct zr_codec_ctx *ctx, struct zr_codec_spec spec,
 		return -EIO;	/* as a library error */
 	switch (spec.id) {
 	case ZR_CODEC_LZ4:
+		if (spec.level)
+			return lz4hc_compress(ctx, spec.level, src, len, dst, dst_cap);
 		r = LZ4_compress_fast_extState(&ctx->lz4, src, dst, (int)len,
 					       (int)(dst_cap > INT32_MAX ? INT32_MAX : dst_cap), 1);
 		return r;	/* 0 = did not fit */

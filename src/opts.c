@@ -147,7 +147,7 @@ static int opt_comp(struct zr_opts *o, const char *val, uint64_t ram,
 {
 	if (zr_codec_parse(val, &o->codec))
 		return fail(err, errlen, "comp", val,
-			    "expected lz4, zstd, zstd:1..19 or none");
+			    "expected lz4, lz4hc, lz4hc:1..12, zstd, zstd:1..19 or none");
 	return 0;
 }
 
@@ -390,7 +390,7 @@ const char *zr_opts_help(void)
 	       "    -o size=SIZE           logical size limit (K/M/G/T or N% of RAM; default 50%)\n"
 	       "    -o nr_inodes=N         maximum number of inodes (default: RAM / 8K)\n"
 	       "    -o chunk=SIZE          chunk size, power of two 4K..1M (default 64K)\n"
-	       "    -o comp=CODEC          lz4 (default), zstd, zstd:1..19, none\n"
+	       "    -o comp=CODEC          lz4 (default), lz4hc[:1..12], zstd[:1..19], none\n"
 	       "    -o mode=OCTAL          permissions of the root directory (default 755)\n"
 	       "    -o uid=N,gid=N         owner of the root directory (default: caller)\n"
 	       "    -o wbcache=0|1         kernel writeback cache (default 1)\n"

@@ -33,6 +33,7 @@ roundtrip() { # roundtrip CHUNK COMP
 	cmp "$m/r" "$t/r" || fail "r differs after drop_caches (chunk=$1 comp=$2)"
 	if [ "${IS_TMPFS:-0}" != 1 ]; then
 		assert_eq "$(zstat chunk_size "$m")" "$(numfmt --from=iec "$1")" "chunk_size in stats"
+		assert_eq "$(zstat comp "$m")" "$2" "comp in stats"
 		[ "$2" = none ] && assert_ge "$(zstat compr_data_size "$m")" "$(( $(zstat orig_data_size "$m") - $(zstat same_chunks "$m") * $(numfmt --from=iec "$1") ))" \
 			"comp=none stores data uncompressed"
 	fi
@@ -46,6 +47,7 @@ case_chunk4K_zstd3() { roundtrip 4K zstd:3; }
 case_chunk64K_none() { roundtrip 64K none; }
 case_chunk64K_lz4() { roundtrip 64K lz4; }
 case_chunk64K_zstd3() { roundtrip 64K zstd:3; }
+case_chunk64K_lz4hc() { roundtrip 64K lz4hc:4; }
 case_chunk1M_none() { roundtrip 1M none; }
 case_chunk1M_lz4() { roundtrip 1M lz4; }
 case_chunk1M_zstd3() { roundtrip 1M zstd:3; }

@@ -256,6 +256,26 @@ case_recompress() {
 	assert_eq "$(zstat compr_data_size "$Z/rc")" "$after" "refusals change nothing"
 }
 
+# lz4 -> lz4hc in place: the same lz4 format, smaller; lz4 again cannot
+# shrink it and changes nothing.
+case_recompress_lz4hc() {
+	need_zramfs
+	text "$Z/hc" 2000000
+	sync
+	local sum before after
+	sum=$(md5sum <"$Z/hc")
+	before=$(zstat compr_data_size "$Z/hc")
+	setfattr -n user.zramfs.recompress -v lz4hc:4 "$Z/hc" || fail "recompress with lz4hc:4"
+	after=$(zstat compr_data_size "$Z/hc")
+	assert_lt "$after" "$before" "compressed bytes after lz4hc"
+	assert_eq "$(comp_of "$Z/hc")" "lz4hc:4" "recompress sets the file's codec"
+	setfattr -n user.zramfs.recompress -v lz4 "$Z/hc" || fail "recompress with lz4"
+	assert_eq "$(zstat compr_data_size "$Z/hc")" "$after" "lz4 keeps the smaller lz4hc chunks"
+	sync; echo 3 >/proc/sys/vm/drop_caches
+	assert_eq "$(md5sum <"$Z/hc")" "$sum" "contents after recompress"
+	expect_errno EINVAL "$ZR" xset "$Z/hc" user.zramfs.recompress lz4hc:13
+}
+
 # user.zramfs.chunk: a file's chunk size while it is empty, a directory's
 # inherited policy; 4 KiB pages written at random then cost 4 KiB chunks.
 case_chunk_policy() {
