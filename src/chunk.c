@@ -140,6 +140,7 @@
  */
 #include "zramfs/chunk.h"
 #include "zramfs/fault.h"
+#include "zramfs/lifo.h"
 #include "zramfs/mem.h"
 #include "zramfs/pool.h"
 #include "zramfs/spill.h"
@@ -454,6 +455,7 @@ static inline uint64_t max_u64(uint64_t a, uint64_t b)
  * ------------------------------------------------------------------- */
 
 struct scratch {
+	struct zr_lifo_node node; /* in the pool; first: see lifo.h */
 	uint8_t *plain; /* a decoded chunk */
 	uint8_t *comp;	/* a compressed chunk */
 	uint8_t *copy;	/* copy_file_range bounce buffer */
@@ -461,7 +463,6 @@ struct scratch {
 	uint32_t cap;	/* bytes of plain and comp */
 	uint32_t copy_cap;
 	uint32_t spill_cap;
-	struct scratch *next;	/* in the pool */
 };
 
 /* Scratch records live in one pool for all threads: a use is a
@@ -470,8 +471,7 @@ struct scratch {
  * sleep in libfuse's read() for hours; pooled, the housekeeper frees them
  * (scratch_trim()) once the store is idle.  LIFO, so the buffers used last
  * (cache-warm) go out first. */
-static pthread_mutex_t scratch_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct scratch *scratch_pool;	/* under scratch_lock, via next */
+static struct zr_lifo scratch_pool = ZR_LIFO_INIT;
 
 static void scratch_free(struct scratch *sc)
 {
@@ -486,38 +486,25 @@ static void scratch_free(struct scratch *sc)
  * them (maybe none).  NULL on ENOMEM. */
 static struct scratch *scratch_take(void)
 {
-	struct scratch *sc;
+	struct scratch *sc = (struct scratch *)zr_lifo_pop(&scratch_pool);
 
-	pthread_mutex_lock(&scratch_lock);
-	sc = scratch_pool;
-	if (sc)
-		scratch_pool = sc->next;
-	pthread_mutex_unlock(&scratch_lock);
 	return sc ? sc : zr_calloc(1, sizeof(*sc));
 }
 
 static void scratch_put(struct scratch *sc)
 {
-	if (!sc)
-		return;
-	pthread_mutex_lock(&scratch_lock);
-	sc->next = scratch_pool;
-	scratch_pool = sc;
-	pthread_mutex_unlock(&scratch_lock);
+	if (sc)
+		zr_lifo_push(&scratch_pool, &sc->node);
 }
 
 /* scratch_trim(): free the pooled records (those not in use). */
 static void scratch_trim(void)
 {
-	struct scratch *sc, *next;
+	struct zr_lifo_node *n, *next;
 
-	pthread_mutex_lock(&scratch_lock);
-	sc = scratch_pool;
-	scratch_pool = NULL;
-	pthread_mutex_unlock(&scratch_lock);
-	for (; sc; sc = next) {
-		next = sc->next;
-		scratch_free(sc);
+	for (n = zr_lifo_take_all(&scratch_pool); n; n = next) {
+		next = n->next;
+		scratch_free((struct scratch *)n);
 	}
 }
 

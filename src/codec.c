@@ -11,6 +11,7 @@
  */
 #include "zramfs/codec.h"
 #include "zramfs/fault.h"
+#include "zramfs/lifo.h"
 #include "zramfs/mem.h"
 
 #include <errno.h>
@@ -24,18 +25,17 @@
 #include <zstd_errors.h>
 
 struct zr_codec_ctx {
+	struct zr_lifo_node node;		/* in the pool; first: see lifo.h */
 	ZSTD_CCtx *zc[ZR_ZSTD_LEVEL_MAX + 1];	/* per level, created on demand */
 	size_t zc_bytes[ZR_ZSTD_LEVEL_MAX + 1];	/* counted size of each */
 	ZSTD_DCtx *zd;				/* created on first decompress */
 	size_t zd_bytes;
 	LZ4_stream_t lz4;			/* lz4's hash table, reset per call */
 	void *lz4hc;				/* lz4hc's state, on first need */
-	struct zr_codec_ctx *next;		/* in the pool */
 };
 
 /* The pool, LIFO so the context used last (cache-warm) goes out first. */
-static pthread_mutex_t ctx_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct zr_codec_ctx *ctx_pool;	/* under ctx_lock, via next */
+static struct zr_lifo ctx_pool = ZR_LIFO_INIT;
 
 static const char *const codec_names[ZR_CODEC_COUNT] = {
 	[ZR_CODEC_NONE] = "none",
@@ -127,37 +127,24 @@ static void ctx_destroy(struct zr_codec_ctx *ctx)
 
 struct zr_codec_ctx *zr_codec_ctx_get(void)
 {
-	struct zr_codec_ctx *ctx;
+	struct zr_codec_ctx *ctx = (struct zr_codec_ctx *)zr_lifo_pop(&ctx_pool);
 
-	pthread_mutex_lock(&ctx_lock);
-	ctx = ctx_pool;
-	if (ctx)
-		ctx_pool = ctx->next;
-	pthread_mutex_unlock(&ctx_lock);
 	return ctx ? ctx : zr_calloc(1, sizeof(*ctx));
 }
 
 void zr_codec_ctx_put(struct zr_codec_ctx *ctx)
 {
-	if (!ctx)
-		return;
-	pthread_mutex_lock(&ctx_lock);
-	ctx->next = ctx_pool;
-	ctx_pool = ctx;
-	pthread_mutex_unlock(&ctx_lock);
+	if (ctx)
+		zr_lifo_push(&ctx_pool, &ctx->node);
 }
 
 void zr_codec_trim(void)
 {
-	struct zr_codec_ctx *ctx, *next;
+	struct zr_lifo_node *n, *next;
 
-	pthread_mutex_lock(&ctx_lock);
-	ctx = ctx_pool;
-	ctx_pool = NULL;
-	pthread_mutex_unlock(&ctx_lock);
-	for (; ctx; ctx = next) {
-		next = ctx->next;
-		ctx_destroy(ctx);
+	for (n = zr_lifo_take_all(&ctx_pool); n; n = next) {
+		next = n->next;
+		ctx_destroy((struct zr_codec_ctx *)n);
 	}
 }
 
