@@ -1751,12 +1751,7 @@ struct zr_store *zr_store_create(const struct zr_store_config *cfg)
 	struct zr_store *s;
 
 	if (!cfg || !cfg->arena || cfg->chunk_shift < ZR_CHUNK_SHIFT_MIN ||
-	    cfg->chunk_shift > ZR_CHUNK_SHIFT_MAX || cfg->codec.id >= ZR_CODEC_COUNT)
-		return NULL;
-	if (cfg->codec.id == ZR_CODEC_ZSTD &&
-	    (cfg->codec.level < ZR_ZSTD_LEVEL_MIN || cfg->codec.level > ZR_ZSTD_LEVEL_MAX))
-		return NULL;
-	if (cfg->codec.id == ZR_CODEC_LZ4 && cfg->codec.level > ZR_LZ4HC_LEVEL_MAX)
+	    cfg->chunk_shift > ZR_CHUNK_SHIFT_MAX || !zr_codec_spec_valid(cfg->codec))
 		return NULL;
 	s = zr_calloc(1, sizeof(*s));
 	if (!s)

@@ -63,44 +63,68 @@ static int parse_level(const char *s, long min, long max, uint8_t *level)
 	return 0;
 }
 
+/* The spec names: "NAME" gives the default level, "NAME:N" (only where
+ * max > 0) a level in [min, max].  A spec with level 0 is the family
+ * without levels of its id (lz4 or none). */
+static const struct codec_family {
+	const char *name;
+	uint8_t id, level_default, level_min, level_max;
+} families[] = {
+	{ "none", ZR_CODEC_NONE, 0, 0, 0 },
+	{ "lz4", ZR_CODEC_LZ4, 0, 0, 0 },
+	{ "lz4hc", ZR_CODEC_LZ4, ZR_LZ4HC_LEVEL_DEFAULT, ZR_LZ4HC_LEVEL_MIN, ZR_LZ4HC_LEVEL_MAX },
+	{ "zstd", ZR_CODEC_ZSTD, ZR_ZSTD_LEVEL_DEFAULT, ZR_ZSTD_LEVEL_MIN, ZR_ZSTD_LEVEL_MAX },
+};
+
+/* family_of(): the family spec belongs to, or NULL if its level is out of
+ * that family's range. */
+static const struct codec_family *family_of(struct zr_codec_spec spec)
+{
+	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+		const struct codec_family *f = &families[i];
+
+		if (f->id == spec.id && (f->level_max > 0) == (spec.level > 0))
+			return spec.level <= f->level_max && spec.level >= f->level_min ? f : NULL;
+	}
+	return NULL;
+}
+
+bool zr_codec_spec_valid(struct zr_codec_spec spec)
+{
+	return family_of(spec) != NULL;
+}
+
 int zr_codec_parse(const char *s, struct zr_codec_spec *out)
 {
-	struct zr_codec_spec spec = { 0, 0 };
-
 	if (!s)
 		return -EINVAL;
-	if (!strcmp(s, "none")) {
-		spec.id = ZR_CODEC_NONE;
-	} else if (!strcmp(s, "lz4")) {
-		spec.id = ZR_CODEC_LZ4;
-	} else if (!strcmp(s, "lz4hc")) {
-		spec.id = ZR_CODEC_LZ4;
-		spec.level = ZR_LZ4HC_LEVEL_DEFAULT;
-	} else if (!strncmp(s, "lz4hc:", 6)) {
-		spec.id = ZR_CODEC_LZ4;
-		if (parse_level(s + 6, ZR_LZ4HC_LEVEL_MIN, ZR_LZ4HC_LEVEL_MAX, &spec.level))
+	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+		const struct codec_family *f = &families[i];
+		size_t n = strlen(f->name);
+		struct zr_codec_spec spec = { f->id, f->level_default };
+
+		if (strncmp(s, f->name, n))
+			continue;
+		if (s[n] == ':' && f->level_max > 0 &&
+		    parse_level(s + n + 1, f->level_min, f->level_max, &spec.level))
 			return -EINVAL;
-	} else if (!strcmp(s, "zstd")) {
-		spec.id = ZR_CODEC_ZSTD;
-		spec.level = ZR_ZSTD_LEVEL_DEFAULT;
-	} else if (!strncmp(s, "zstd:", 5)) {
-		spec.id = ZR_CODEC_ZSTD;
-		if (parse_level(s + 5, ZR_ZSTD_LEVEL_MIN, ZR_ZSTD_LEVEL_MAX, &spec.level))
-			return -EINVAL;
-	} else {
-		return -EINVAL;
+		if (s[n] != '\0' && (s[n] != ':' || f->level_max == 0))
+			continue;	/* "lz4hc" seen from "lz4", or "none:1" */
+		*out = spec;
+		return 0;
 	}
-	*out = spec;
-	return 0;
+	return -EINVAL;
 }
 
 int zr_codec_format(struct zr_codec_spec spec, char *buf, size_t size)
 {
-	if (spec.id == ZR_CODEC_ZSTD)
-		return snprintf(buf, size, "zstd:%u", spec.level);
-	if (spec.id == ZR_CODEC_LZ4 && spec.level)
-		return snprintf(buf, size, "lz4hc:%u", spec.level);
-	return snprintf(buf, size, "%s", zr_codec_name(spec.id));
+	const struct codec_family *f = family_of(spec);
+
+	if (!f)
+		return snprintf(buf, size, "?");
+	if (f->level_max > 0)
+		return snprintf(buf, size, "%s:%u", f->name, spec.level);
+	return snprintf(buf, size, "%s", f->name);
 }
 
 size_t zr_codec_bound(size_t len)

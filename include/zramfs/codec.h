@@ -14,6 +14,7 @@
 #ifndef ZRAMFS_CODEC_H
 #define ZRAMFS_CODEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -49,6 +50,10 @@ struct zr_codec_spec {
  * "zstd:N".
  * Returns 0 and fills *out, or -EINVAL (and *out untouched). */
 int zr_codec_parse(const char *s, struct zr_codec_spec *out);
+
+/* zr_codec_spec_valid(): a known codec with a level in its range (the
+ * specs zr_codec_parse() can return). */
+bool zr_codec_spec_valid(struct zr_codec_spec spec);
 
 /* zr_codec_format(): writes the canonical spec ("zstd:3", "lz4hc:2") into
  * buf.
