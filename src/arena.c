@@ -1092,7 +1092,10 @@ static bool all_handles_free(struct zr_arena *a)
 static uint64_t ht_reset(struct zr_arena *a)
 {
 	uint64_t nleaves = (ctr_get(&a->ht_next) + HT_LEAF_N - 1) >> HT_LEAF_SHIFT;
-	uint64_t per_page = PAGE_SZ / sizeof(void *), freed = 0;
+	uint64_t per_page = PAGE_SZ / sizeof(void *);
+	/* the top array's touched pages, counted by ht_leaf_ensure() */
+	uint64_t top_bytes = (nleaves + per_page - 1) / per_page * PAGE_SZ;
+	uint64_t freed = top_bytes;
 	struct hentry *leaf;
 
 	for (uint64_t li = 0; li < nleaves; li++) {
@@ -1102,10 +1105,7 @@ static uint64_t ht_reset(struct zr_arena *a)
 		freed += malloc_usable_size(leaf) + MALLOC_HDR;
 		free(leaf);
 	}
-	/* the top array's touched pages, counted by ht_leaf_ensure() */
-	madvise(a->ht_top, (nleaves + per_page - 1) / per_page * PAGE_SZ,
-		MADV_DONTNEED);
-	freed += (nleaves + per_page - 1) / per_page * PAGE_SZ;
+	madvise(a->ht_top, top_bytes, MADV_DONTNEED);
 	ctr_sub(&a->meta, freed);
 	for (unsigned i = 0; i < HSTRIPES; i++)
 		a->stripes[i].head = 0;

@@ -1846,11 +1846,14 @@ void zr_store_trim_idle(struct zr_store *s)
 	bool idle;
 
 	pthread_mutex_lock(&s->stage_lock);
-	idle = s->stages_queued == 0 && s->stage_takes == s->stage_takes_seen;
+	/* not with -o mlock (reserved stages): a swap-out must not wait for
+	 * malloc */
+	idle = s->stages_queued == 0 && s->stage_takes == s->stage_takes_seen &&
+	       !s->stages_reserved;
 	s->stage_takes_seen = s->stage_takes;
 	pthread_mutex_unlock(&s->stage_lock);
-	if (!idle || s->stages_reserved)
-		return;	/* -o mlock: a swap-out must not wait for malloc */
+	if (!idle)
+		return;
 	stage_trim(s);
 	scratch_trim();
 	zr_codec_trim();

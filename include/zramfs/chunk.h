@@ -121,9 +121,10 @@ void zr_store_sync(struct zr_store *s);
 /* zr_store_trim_idle(): free the unused staging buffers, and the scratch
  * buffers and codec contexts not in use (process-wide pools), when no write
  * has taken a stage since the previous call and nothing is queued, without
- * waiting for anything; never with reserved staging (-o mlock).  Called periodically (the daemon's housekeeping tick), so a
- * write burst keeps its buffers and an idle store gives them back within
- * two calls; stats readers and fsync need not come by. */
+ * waiting for anything; never with reserved staging (-o mlock).  Called
+ * periodically (the daemon's housekeeping tick), so a write burst keeps its
+ * buffers and an idle store gives them back within two calls; stats
+ * readers and fsync need not come by. */
 void zr_store_trim_idle(struct zr_store *s);
 
 /* zr_store_get_stats(): counters summed over all files. */
