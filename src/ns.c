@@ -276,6 +276,28 @@ static void apply_times(struct zr_inode *ino, const struct stat *attr,
 	ino->ctime = (to_set & ZR_SET_CTIME) ? attr->st_ctim : *now;
 }
 
+/* The set-id bits a write or chown drops; the caller holds ino->lock. */
+static uint16_t setid_bits(const struct zr_inode *ino)
+{
+	uint16_t bits = ino->perm & S_ISUID;
+
+	if (ino->type == S_IFDIR)
+		return 0;
+	if ((ino->perm & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+		bits |= S_ISGID;
+	return bits;
+}
+
+int zr_ns_has_setid(struct zr_inode *ino)
+{
+	int has;
+
+	pthread_mutex_lock(&ino->lock);
+	has = setid_bits(ino) != 0;
+	pthread_mutex_unlock(&ino->lock);
+	return has;
+}
+
 int zr_ns_setattr(struct zr_ns *ns, struct zr_inode *ino, const struct stat *attr,
 		  unsigned to_set, struct stat *out)
 {
@@ -289,6 +311,8 @@ int zr_ns_setattr(struct zr_ns *ns, struct zr_inode *ino, const struct stat *att
 		ino->uid = attr->st_uid;
 	if (to_set & ZR_SET_GID)
 		ino->gid = attr->st_gid;
+	if (to_set & ZR_SET_KILL_SUIDGID)
+		ino->perm &= (uint16_t)~setid_bits(ino);
 	apply_times(ino, attr, to_set, &now);
 	if (out)
 		stat_fill(ns, ino, out);
@@ -323,6 +347,8 @@ void zr_ns_touch(struct zr_ns *ns, struct zr_inode *ino, unsigned what)
 		ino->mtime = now;
 	if (what & ZR_TOUCH_CTIME)
 		ino->ctime = now;
+	if (what & ZR_TOUCH_KILL_SUIDGID)
+		ino->perm &= (uint16_t)~setid_bits(ino);
 	pthread_mutex_unlock(&ino->lock);
 	if (what & (ZR_TOUCH_MTIME | ZR_TOUCH_CTIME))
 		changed(ns);	/* data callers touch after changing it */

@@ -62,12 +62,14 @@ struct zr_ns_stats {
 #define ZR_SET_MTIME_NOW (1u << 6)
 #define ZR_SET_CTIME	(1u << 7)	/* to attr->st_ctim (else ctime = now) */
 #define ZR_SET_SIZE	(1u << 8)	/* size changed by the caller: bump m/ctime */
+#define ZR_SET_KILL_SUIDGID (1u << 9)	/* then drop set-id bits, as on write */
 
 /* Flags for zr_ns_touch(): set the times to now. */
 #define ZR_TOUCH_ATIME	(1u << 0)
 #define ZR_TOUCH_MTIME	(1u << 1)
 #define ZR_TOUCH_CTIME	(1u << 2)
 #define ZR_TOUCH_RELATIME (1u << 3)	/* with ATIME: only if relatime says so */
+#define ZR_TOUCH_KILL_SUIDGID (1u << 4)	/* drop set-id bits, as on write */
 
 /* zr_ns_create(): a namespace holding only the root directory. */
 struct zr_ns *zr_ns_create(const struct zr_ns_config *cfg);
@@ -140,6 +142,12 @@ int zr_ns_setattr(struct zr_ns *ns, struct zr_inode *ino, const struct stat *att
 
 /* zr_ns_touch(): set the chosen times to now (ZR_TOUCH_*). */
 void zr_ns_touch(struct zr_ns *ns, struct zr_inode *ino, unsigned what);
+
+/* zr_ns_has_setid(): whether a write by a caller without CAP_FSETID would
+ * drop bits of this inode's mode (ZR_*_KILL_SUIDGID): setuid, or setgid
+ * with group execute.  Linux keeps setgid without group execute (it marks
+ * mandatory locking, not a set-id program); so does this. */
+int zr_ns_has_setid(struct zr_inode *ino);
 
 /* zr_ns_readlink(): copy the target (NUL-terminated) into buf.  Returns
  * its length, -EINVAL for a non-symlink, -ERANGE if size is too small. */

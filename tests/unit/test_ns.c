@@ -780,6 +780,45 @@ static void test_setattr_times(void **state)
 	zr_ns_destroy(ns);
 }
 
+/* ZR_*_KILL_SUIDGID: setuid goes, setgid only with group execute, and
+ * never on a directory (there setgid means "inherit the group"). */
+static void test_kill_suidgid(void **state)
+{
+	struct zr_ns *ns = new_ns(0);
+	struct zr_inode *root = zr_ns_root(ns), *f, *d;
+	struct stat a = { 0 }, st;
+
+	f = mkfile(ns, root, "f");
+	d = mkdir_(ns, root, "d");
+	a.st_mode = 06777;
+	zr_ns_setattr(ns, f, &a, ZR_SET_MODE, NULL);
+	zr_ns_setattr(ns, d, &a, ZR_SET_MODE, NULL);
+	assert_true(zr_ns_has_setid(f));
+	assert_false(zr_ns_has_setid(d));
+	zr_ns_touch(ns, f, ZR_TOUCH_MTIME | ZR_TOUCH_KILL_SUIDGID);
+	zr_ns_touch(ns, d, ZR_TOUCH_MTIME | ZR_TOUCH_KILL_SUIDGID);
+	assert_int_equal(getattr(ns, f).st_mode, S_IFREG | 0777);
+	assert_int_equal(getattr(ns, d).st_mode, S_IFDIR | 06777);
+	assert_false(zr_ns_has_setid(f));
+
+	/* setgid without group execute stays (Linux's rule) */
+	a.st_mode = 06747;
+	zr_ns_setattr(ns, f, &a, ZR_SET_MODE, NULL);
+	assert_true(zr_ns_has_setid(f));
+	a.st_uid = 5;
+	assert_int_equal(zr_ns_setattr(ns, f, &a, ZR_SET_UID | ZR_SET_KILL_SUIDGID,
+				       &st), 0);
+	assert_int_equal(st.st_mode, S_IFREG | 02747);
+	assert_int_equal(st.st_uid, 5);
+	assert_false(zr_ns_has_setid(f));
+
+	/* a mode set in the same request is applied first */
+	a.st_mode = 04755;
+	zr_ns_setattr(ns, f, &a, ZR_SET_MODE | ZR_SET_KILL_SUIDGID, &st);
+	assert_int_equal(st.st_mode, S_IFREG | 0755);
+	zr_ns_destroy(ns);
+}
+
 static void test_readdir_basic(void **state)
 {
 	struct zr_ns *ns = new_ns(0);
@@ -1471,6 +1510,7 @@ int main(void)
 		cmocka_unit_test(test_rename_basic),
 		cmocka_unit_test(test_rename_dirs),
 		cmocka_unit_test(test_setattr_times),
+		cmocka_unit_test(test_kill_suidgid),
 		cmocka_unit_test(test_readdir_basic),
 		cmocka_unit_test(test_readdirplus_lookups),
 		cmocka_unit_test(test_readdir_stability),
