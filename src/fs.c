@@ -221,6 +221,9 @@ static void zr_init(void *userdata, struct fuse_conn_info *conn)
 	fs->no_open = (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT) &&
 		      (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT);
 	want_if_capable(conn, FUSE_CAP_ATOMIC_O_TRUNC, !fs->no_open);
+	/* One GETXATTR per inode instead of one per write(2), and no
+	 * GETATTR before a chown; we then drop set-id bits ourselves. */
+	zr_fs_want_killpriv_v2(conn);
 	conn->max_background = fs->opts.max_background;
 	conn->congestion_threshold = fs->opts.max_background * 3 / 4;
 	conn->time_gran = 1;
@@ -379,6 +382,10 @@ static unsigned setattr_flags(int to_set)
 		{ FUSE_SET_ATTR_MTIME_NOW, ZR_SET_MTIME_NOW },
 		{ FUSE_SET_ATTR_CTIME, ZR_SET_CTIME },
 		{ FUSE_SET_ATTR_SIZE, ZR_SET_SIZE },
+		/* the kernel's FATTR_KILL_SUIDGID (chown; truncate without
+		 * CAP_FSETID), under HANDLE_KILLPRIV_V2; libfuse 3.14 names
+		 * that bit KILL_SUID */
+		{ FUSE_SET_ATTR_KILL_SUID, ZR_SET_KILL_SUIDGID },
 	};
 	unsigned out = 0;
 

@@ -40,10 +40,23 @@ int zr_fs_truncate(struct zr_fs *fs, struct zr_inode *ino, uint64_t size)
 	return zr_fdata_truncate(f, size);
 }
 
-static void touch_modified(fuse_req_t req, fuse_ino_t ino)
+/* After a change to the data.  A change its sender made (write(2),
+ * O_TRUNC; not the kernel's writeback) drops the set-id bits unless the
+ * sender has CAP_FSETID: Linux's rule, ours under HANDLE_KILLPRIV_V2
+ * (fs_killpriv.c). */
+static void touch_modified(fuse_req_t req, fuse_ino_t ino, int by_sender)
 {
-	zr_ns_touch(zr_fs_of(req)->ns, zr_fs_inode(req, ino),
-		    ZR_TOUCH_MTIME | ZR_TOUCH_CTIME);
+	struct zr_fs *fs = zr_fs_of(req);
+	struct zr_inode *inode = zr_fs_inode(req, ino);
+	unsigned what = ZR_TOUCH_MTIME | ZR_TOUCH_CTIME;
+
+	if (by_sender && zr_ns_has_setid(inode) && !zr_fs_caller_has_fsetid(req))
+		what |= ZR_TOUCH_KILL_SUIDGID;
+	zr_ns_touch(fs->ns, inode, what);
+	/* A WRITE's reply carries no attributes and the kernel refreshes
+	 * only size and times after it: tell it the mode changed too. */
+	if ((what & ZR_TOUCH_KILL_SUIDGID) && fs->se)
+		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 }
 
 /* ---- open / create --------------------------------------------------- */
@@ -67,7 +80,7 @@ void zr_fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			zr_reply_status(req, r);
 			return;
 		}
-		touch_modified(req, ino);
+		touch_modified(req, ino, 1);
 	}
 	/* Only the kernel changes our files: its cache stays valid. */
 	fi->keep_cache = 1;
@@ -164,7 +177,7 @@ void zr_fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 		zr_reply_status(req, (int)n);
 		return;
 	}
-	touch_modified(req, ino);
+	touch_modified(req, ino, !fi->writepage);
 	fuse_reply_write(req, (size_t)n);
 }
 
@@ -233,7 +246,7 @@ void zr_fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 	}
 	r = do_fallocate(f, mode, (uint64_t)off, (uint64_t)len);
 	if (!r && mode != FALLOC_FL_KEEP_SIZE)
-		touch_modified(req, ino);
+		touch_modified(req, ino, 1);
 	fuse_reply_err(req, -r);
 }
 
@@ -288,6 +301,6 @@ void zr_fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 		return;
 	}
 	if (n > 0)
-		touch_modified(req, ino_out);
+		touch_modified(req, ino_out, 1);
 	fuse_reply_write(req, (size_t)n);
 }

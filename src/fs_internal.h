@@ -29,6 +29,7 @@ struct zr_fs {
 	struct zr_spill *spill;		/* writeback tier; NULL when off */
 	struct zr_ns *ns;
 	struct zr_bufpool *replies;	/* read reply buffers, trimmed when idle */
+	struct fuse_session *se;	/* for notifications; set before the loop */
 	uid_t owner;			/* who mounted: may use the controls */
 	double timeout;			/* entry/attr validity, seconds */
 	int no_open;			/* kernel may skip OPEN/OPENDIR (set in init) */
@@ -88,6 +89,14 @@ void zr_fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 			   size_t len, int flags);
 /* Truncate for setattr; returns 0 or a negative errno. */
 int zr_fs_truncate(struct zr_fs *fs, struct zr_inode *ino, uint64_t size);
+
+/* FUSE_HANDLE_KILLPRIV_V2 (fs_killpriv.c).  zr_fs_want_killpriv_v2(),
+ * from the init callback, asks the kernel for it: returns 1 if asked.
+ * zr_fs_caller_has_fsetid(): whether the request's sender has CAP_FSETID
+ * (then its writes keep set-id bits); reads /proc, for the rare file
+ * that has them. */
+int zr_fs_want_killpriv_v2(struct fuse_conn_info *conn);
+int zr_fs_caller_has_fsetid(fuse_req_t req);
 
 /* Extended attributes, virtual stats and controls (fs_xattr.c). */
 void zr_fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,

@@ -178,6 +178,7 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *copts,
 	se = fuse_session_new(args, &zr_fs_ops, sizeof(zr_fs_ops), fs);
 	if (!se)
 		return 1;	/* libfuse printed which option it rejected */
+	fs->se = se;
 	if (fuse_set_signal_handlers(se))
 		goto out_session;
 	if (check_mlock(&fs->opts))

@@ -175,3 +175,33 @@ case_cp_preserve_mode() {
 	same "cp -p $W/src p; cp -a $W/src a; cp -a $W/srcd d; stat -c '%n %a' p a d"
 	assert_eq "$(fmode "$Z/a")" 751 "mode after cp -a"
 }
+
+# count_ops LOG OPCODE - requests of that kind in a -d (debug) log
+count_ops() { grep -c "opcode: $2 " "$1"; }
+
+case_killpriv_v2_requests() {
+	# FUSE_HANDLE_KILLPRIV_V2 (asked for past libfuse 3.14, fs_killpriv.c):
+	# the kernel asks for security.capability once per inode, not before
+	# every write(2), and a chown needs no GETATTR first.  Counted from
+	# the daemon's own -d log of the requests it got.
+	local m=$W/dbg log=$W/dbg.log pid before
+	need_zramfs
+	mkdir -p "$m"
+	unmount_on_exit "$m"
+	"$ZRAMFS" "$m" -d -o allow_other >"$log" 2>&1 &
+	pid=$!
+	wait_until 10 is_mounted "$m" || fail "debug mount"
+	dd if=/dev/zero of="$m/f" bs=4k count=64 status=none || fail "dd"
+	sync "$m/f"
+	assert_le "$(count_ops "$log" GETXATTR)" 2 "GETXATTRs for 64 write(2)s"
+	stat "$m/f" >/dev/null	# attributes fresh: what follows is chown's
+	before=$(count_ops "$log" GETATTR)
+	chown 1:1 "$m/f"
+	assert_eq "$(count_ops "$log" GETATTR)" "$before" "GETATTRs for a chown"
+	# the set-id duty that came with it (t_security: setid_dropped has
+	# the other users' side)
+	chmod 4755 "$m/f"; chown 2:2 "$m/f"
+	assert_eq "$(fmode "$m/f")" 755 "setuid after chown"
+	zumount "$m" || fail "unmount"
+	wait "$pid" || fail "debug daemon exit status $?"
+}
