@@ -88,10 +88,9 @@ case_setuid_cleared_on_write() {
 		as_user "$U1" truncate -s 1 "$d/suid_tr" || fail "user truncate in $d"
 	done
 	assert_eq "$(fmode "$Z/suid")" "$(fmode "$T/suid")" "mode after write by non-owner (tmpfs: $(fmode "$T/suid"))"
-	# The kernel's FUSE client clears setgid only together with group-exec
-	# (fuse_setattr's kill-priv conversion); tmpfs also clears it when the
-	# writer is outside the group.  zramfs cannot do the latter: writeback
-	# reaches it with the flusher's credentials.  README documents this.
+	# zramfs clears setgid only together with group-exec (its rule under
+	# HANDLE_KILLPRIV_V2, fs_killpriv.c); tmpfs also clears it when the
+	# writer is outside the group.  README documents this.
 	assert_eq "$(fmode "$T/suid_nogx")" 767 "tmpfs clears setgid without g+x"
 	assert_eq "$(fmode "$Z/suid_nogx")" 2767 "FUSE: setuid cleared, setgid kept without g+x"
 	assert_eq "$(fmode "$Z/suid_tr")" "$(fmode "$T/suid_tr")" "mode after truncate by non-owner"
