@@ -227,8 +227,7 @@ case_spill_file() {
 
 # setuid is dropped by a write of a user without CAP_FSETID; setgid too
 # when the file is group-executable (zramfs's rule under HANDLE_KILLPRIV_V2;
-# README).  Root's
-# write keeps both.  With and without the writeback cache.
+# README).  Root's write keeps both.  With and without the writeback cache.
 setid_write() { # setid_write MOUNT
 	local m=$1 f
 	mkdir -p "$m/d"; chmod 1777 "$m/d"
