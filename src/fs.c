@@ -266,6 +266,7 @@ static void *housekeeper_main(void *arg)
 	struct timespec ts;
 
 	housekeep_reserve(fs);
+	zr_fs_apply_read_ahead(fs);
 	pthread_mutex_lock(&fs->hk_lock);
 	while (!fs->hk_stop) {
 		clock_gettime(CLOCK_REALTIME, &ts);

@@ -30,6 +30,7 @@ struct zr_fs {
 	struct zr_ns *ns;
 	struct zr_bufpool *replies;	/* read reply buffers, trimmed when idle */
 	struct fuse_session *se;	/* for notifications; set before the loop */
+	const char *mountpoint;		/* absolute; set before the loop */
 	uid_t owner;			/* who mounted: may use the controls */
 	double timeout;			/* entry/attr validity, seconds */
 	int no_open;			/* kernel may skip OPEN/OPENDIR (set in init) */
@@ -96,6 +97,9 @@ int zr_fs_truncate(struct zr_fs *fs, struct zr_inode *ino, uint64_t size);
  * (then its writes keep set-id bits); reads /proc, for the rare file
  * that has them. */
 int zr_fs_want_killpriv_v2(struct fuse_conn_info *conn);
+/* Sets -o read_ahead on the mount's device; warns (as root) if it cannot.
+ * Blocks until INIT is answered: call it from the housekeeper. */
+void zr_fs_apply_read_ahead(struct zr_fs *fs);
 int zr_fs_caller_has_fsetid(fuse_req_t req);
 
 /* Extended attributes, virtual stats and controls (fs_xattr.c). */

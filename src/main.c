@@ -179,6 +179,7 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *copts,
 	if (!se)
 		return 1;	/* libfuse printed which option it rejected */
 	fs->se = se;
+	fs->mountpoint = mountpoint;
 	if (fuse_set_signal_handlers(se))
 		goto out_session;
 	if (check_mlock(&fs->opts))

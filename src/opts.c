@@ -293,6 +293,18 @@ static int opt_idle(struct zr_opts *o, const char *val, uint64_t ram,
 			 err, errlen);
 }
 
+static int opt_read_ahead(struct zr_opts *o, const char *val, uint64_t ram,
+			  char *err, size_t errlen)
+{
+	uint64_t v;
+
+	if (zr_parse_size(val, &v) || v > ZR_MAX_READ_AHEAD || (v & 4095))
+		return fail(err, errlen, "read_ahead", val,
+			    "expected 0 (kernel default) or a multiple of 4K up to 64M");
+	o->read_ahead = v;
+	return 0;
+}
+
 static const struct opt_desc opt_table[] = {
 	{ "size", 1, opt_size },
 	{ "nr_inodes", 1, opt_nr_inodes },
@@ -311,6 +323,7 @@ static const struct opt_desc opt_table[] = {
 	{ "mem_limit", 1, opt_mem_limit },
 	{ "spill_limit", 1, opt_spill_limit },
 	{ "idle", 1, opt_idle },
+	{ "read_ahead", 1, opt_read_ahead },
 };
 
 static const struct opt_desc *find_opt(const char *kv)
@@ -365,6 +378,7 @@ void zr_opts_defaults(struct zr_opts *o, uint64_t ram_bytes, uid_t uid, gid_t gi
 	o->root_uid = uid;
 	o->root_gid = gid;
 	o->writeback_cache = 1;
+	o->read_ahead = ZR_DEFAULT_READ_AHEAD;
 	o->max_threads = zr_default_max_threads();
 	o->max_background = ZR_DEFAULT_MAX_BACKGROUND;
 	o->workers = zr_default_workers();
@@ -394,6 +408,8 @@ const char *zr_opts_help(void)
 	       "    -o mode=OCTAL          permissions of the root directory (default 755)\n"
 	       "    -o uid=N,gid=N         owner of the root directory (default: caller)\n"
 	       "    -o wbcache=0|1         kernel writeback cache (default 1)\n"
+	       "    -o read_ahead=SIZE     read-ahead of the mount (root; default 1M,\n"
+	       "                           0 = the kernel's 128K)\n"
 	       "    -o mlock               lock the daemon in RAM (for swap files; root)\n"
 	       "    -o max_threads=N       FUSE worker threads (default: online CPUs, >= 2)\n"
 	       "    -o max_background=N    in-flight background requests (default 64)\n"

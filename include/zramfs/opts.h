@@ -37,6 +37,12 @@
  * device); the kernel's default is 12. */
 #define ZR_DEFAULT_MAX_BACKGROUND 64
 
+/* Read-ahead set on the mount's backing device (-o read_ahead=): 1 MiB
+ * reads a 1 GiB file back 1.5x faster than the kernel's 128 KiB (README,
+ * "FUSE options"); the cap is what a sane sequential reader could use. */
+#define ZR_DEFAULT_READ_AHEAD (1u << 20)
+#define ZR_MAX_READ_AHEAD (64u << 20)
+
 /* Compression workers: at most this many (-o workers=0..). */
 #define ZR_MAX_WORKERS 256
 
@@ -62,6 +68,7 @@ struct zr_opts {
 	uint64_t mem_limit;		/* RAM budget (arena + staging); 0 = none */
 	uint64_t spill_limit;		/* spill disk bound; 0 = none */
 	unsigned idle;			/* idle writeback age, seconds; 0 = off */
+	uint64_t read_ahead;		/* bytes; 0 = keep the kernel's */
 };
 
 /* zr_opts_defaults(): fill *o with the defaults; ram_bytes is physical RAM

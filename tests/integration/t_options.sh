@@ -30,6 +30,8 @@ case_bad_options() {
 	bad_option comp=zstd:99 comp
 	bad_option nr_inodes=-5 nr_inodes
 	bad_option mode=99x mode
+	bad_option read_ahead=3K read_ahead
+	bad_option read_ahead=128M read_ahead
 }
 
 case_help_version() {
@@ -77,6 +79,31 @@ case_mount_t_fuse() {
 	timeout 20 mount -t fuse.zramfs zramfs "$m" -o size=64M || fail "mount -t fuse.zramfs"
 	wait_until 10 is_mounted "$m" || fail "not mounted"
 	echo x >"$m/f" || fail "write"
+	zumount "$m" || fail "unmount"
+}
+
+# The read-ahead zramfs sets on its device, as the kernel reports it.
+# (set by the daemon just after the mount appears: wait for it)
+bdi_read_ahead_kb() { cat "/sys/class/bdi/$(mountpoint -d "$1")/read_ahead_kb"; }
+read_ahead_is() { [ "$(bdi_read_ahead_kb "$1")" = "$2" ]; }
+
+case_read_ahead() {
+	need_zramfs
+	local m=$W/ra
+	zmount "$m" "size=64M" || fail "mount"
+	wait_until 10 read_ahead_is "$m" 1024
+	assert_eq "$(bdi_read_ahead_kb "$m")" 1024 "default read_ahead (KiB)"
+	head -c 8M /dev/urandom >"$W/ra.src"
+	cp "$W/ra.src" "$m/f" && sync && echo 3 >/proc/sys/vm/drop_caches
+	cmp -s "$W/ra.src" "$m/f" || fail "data read back with read-ahead differs"
+	zumount "$m" || fail "unmount"
+	zmount "$m" "size=64M,read_ahead=256K" || fail "mount read_ahead=256K"
+	wait_until 10 read_ahead_is "$m" 256
+	assert_eq "$(bdi_read_ahead_kb "$m")" 256 "read_ahead=256K"
+	zumount "$m" || fail "unmount"
+	zmount "$m" "size=64M,read_ahead=0" || fail "mount read_ahead=0"
+	ls "$m" >/dev/null	# INIT answered; nothing else would change it
+	assert_eq "$(bdi_read_ahead_kb "$m")" 128 "read_ahead=0 keeps the kernel's default"
 	zumount "$m" || fail "unmount"
 }
 

@@ -37,6 +37,7 @@ static void test_defaults(void **state)
 	assert_int_equal(o.root_mode, 0755);
 	assert_int_equal(o.root_uid, 1000);
 	assert_int_equal(o.writeback_cache, 1);
+	assert_int_equal(o.read_ahead, 1u << 20);
 	assert_true(o.nr_inodes > 0);
 	assert_true(o.workers >= 1 && o.workers <= ZR_MAX_WORKERS);
 	assert_int_equal(o.staging, RAM / 64 < ZR_STAGING_DEFAULT ? RAM / 64 : ZR_STAGING_DEFAULT);
@@ -107,6 +108,12 @@ static void test_each_option(void **state)
 	assert_int_equal(o.workers, 256);
 	assert_int_equal(apply(&o, "staging=16M", err), 0);
 	assert_int_equal(o.staging, 16u << 20);
+	assert_int_equal(apply(&o, "read_ahead=0", err), 0);
+	assert_int_equal(o.read_ahead, 0);
+	assert_int_equal(apply(&o, "read_ahead=64M", err), 0);
+	assert_int_equal(o.read_ahead, 64u << 20);
+	assert_int_equal(apply(&o, "read_ahead=256K", err), 0);
+	assert_int_equal(o.read_ahead, 256u << 10);
 }
 
 static void expect_reject(const char *kv, const char *name_in_msg)
@@ -147,6 +154,9 @@ static void test_rejections(void **state)
 	expect_reject("staging=512K", "staging");
 	expect_reject("staging=2T", "staging");
 	expect_reject("staging=lots", "staging");
+	expect_reject("read_ahead=3K", "read_ahead");
+	expect_reject("read_ahead=128M", "read_ahead");
+	expect_reject("read_ahead=", "read_ahead");
 }
 
 static void test_ownership(void **state)
