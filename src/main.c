@@ -10,6 +10,7 @@
  */
 #include "fs_internal.h"
 #include "zramfs/fault.h"
+#include "zramfs/malloc_tune.h"
 
 #include <errno.h>
 #include <fuse_opt.h>
@@ -231,6 +232,7 @@ int main(int argc, char *argv[])
 	char *mountpoint;
 	int r = 1;
 
+	zr_malloc_tune(argv);
 	memset(&c, 0, sizeof(c));
 	c.ram_bytes = physical_ram();
 	zr_opts_defaults(&c.opts, c.ram_bytes, getuid(), getgid());

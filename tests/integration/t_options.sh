@@ -220,6 +220,35 @@ case_mlock() {
 	fusermount3 -u "$m"
 }
 
+# After rm -rf the daemon holds no more memory than the empty mount did
+# (make bench's goal: <= 1 MiB).  Anonymous memory: the code pages of
+# libzstd that the first compression maps in belong to the page cache.
+anon_kib() { awk '/^RssAnon/ { print $2 }' "/proc/$1/status"; }
+
+case_rm_returns_ram() {
+	need_zramfs
+	sanitized_daemon && skip "sanitizer build: its allocator keeps freed memory"
+	local m=$W/rr pid base peak left
+	zmount "$m" "size=1G,comp=zstd:3" || fail "mount"
+	pid=$(daemon_pid "$m")
+	[ -n "$pid" ] || fail "daemon not found"
+	tr '\0' '\n' </proc/"$pid"/environ | grep -q '^GLIBC_TUNABLES=.*tcache_count=0' ||
+		fail "daemon runs with the per-thread malloc cache on"
+	ls "$m" >/dev/null
+	base=$(anon_kib "$pid")
+	cp -a /usr/include "$m/inc" || fail "cp -a /usr/include"
+	tar -C /usr -cf "$m/big" include || fail "tar to one big file"
+	sync
+	peak=$(anon_kib "$pid")
+	rm -rf "$m/inc" "$m/big" || fail "rm -rf"
+	wait_until 10 zstat_is files 0 "$m" || fail "files left after rm -rf: $(zstat files "$m")"
+	wait_until 15 sh -c "[ \$(awk '/^RssAnon/ { print \$2 }' /proc/$pid/status) -le $((base + 1024)) ]" || true
+	left=$(anon_kib "$pid")
+	note "daemon anonymous RSS: empty $base KiB, full $peak KiB, after rm -rf $left KiB"
+	assert_le "$left" "$((base + 1024))" "anonymous RSS (KiB) after rm -rf (empty mount: $base)"
+	zumount "$m" || fail "unmount"
+}
+
 # A spill directory inside a zramfs mount is refused by name.
 case_spill_on_zramfs() {
 	need_zramfs
