@@ -97,10 +97,11 @@ int zr_fs_truncate(struct zr_fs *fs, struct zr_inode *ino, uint64_t size);
  * (then its writes keep set-id bits); reads /proc, for the rare file
  * that has them. */
 int zr_fs_want_killpriv_v2(struct fuse_conn_info *conn);
+int zr_fs_caller_has_fsetid(fuse_req_t req);
+
 /* Sets -o read_ahead on the mount's device; warns (as root) if it cannot.
  * Blocks until INIT is answered: call it from the housekeeper. */
 void zr_fs_apply_read_ahead(struct zr_fs *fs);
-int zr_fs_caller_has_fsetid(fuse_req_t req);
 
 /* Extended attributes, virtual stats and controls (fs_xattr.c). */
 void zr_fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,

@@ -5,8 +5,8 @@
  * A FUSE mount's backing device starts with the kernel's default
  * read-ahead, 128 KiB, and the INIT reply can only lower it.  A sequential
  * reader then waits on one 128 KiB window after another; with 1 MiB the
- * kernel keeps several READs in flight and a 1 GiB file reads back 1.5x
- * faster (README, "FUSE options").  The knob is the device's sysfs file
+ * kernel keeps several READs in flight and a 1 GiB file reads back about
+ * 1.3-1.4x faster (README, "FUSE options").  The knob is the device's sysfs file
  * /sys/class/bdi/MAJ:MIN/read_ahead_kb, writable by root only: an
  * unprivileged mount keeps the default.
  *

@@ -38,8 +38,9 @@
 #define ZR_DEFAULT_MAX_BACKGROUND 64
 
 /* Read-ahead set on the mount's backing device (-o read_ahead=): 1 MiB
- * reads a 1 GiB file back 1.5x faster than the kernel's 128 KiB (README,
- * "FUSE options"); the cap is what a sane sequential reader could use. */
+ * reads a 1 GiB file back about 1.3-1.4x faster than the kernel's 128 KiB
+ * (README, "FUSE options"); the cap is what a sane sequential reader could
+ * use. */
 #define ZR_DEFAULT_READ_AHEAD (1u << 20)
 #define ZR_MAX_READ_AHEAD (64u << 20)
 
