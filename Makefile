@@ -109,11 +109,12 @@ run-integration: all tools
 # make check: everything plain, then the unit tests and the integration
 # cases most likely to show memory and thread bugs under ASan+UBSan
 # (ASAN_CASES: the exerciser in every configuration, stress, spill, basic
-# I/O) and TSan (TSAN_CASES: stress and the exerciser with workers, spill
-# and compaction; TSan runs 5-15x slower), then the fault-injection build.
+# I/O) and TSan (TSAN_CASES: stress and the exerciser with workers, spill,
+# compaction and recompression; TSan runs 5-15x slower), then the
+# fault-injection build.
 # The whole suites under the sanitizers are check-asan and check-tsan.
 ASAN_CASES ?= ^t_(exercise|stress|spill|basic|io):
-TSAN_CASES ?= ^t_(stress:|exercise: (lz4_default|zstd_workers2|spill_lz4|compact_often))
+TSAN_CASES ?= ^t_(stress:|exercise: (lz4_default|zstd_workers2|spill_lz4|compact_often|recompress_often))
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 check: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) build-all

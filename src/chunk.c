@@ -6,7 +6,7 @@
  * The chunk record (struct zr_chunk, 16 bytes, as zram's per-slot meta):
  *
  *	info	 32 bits: state (2) | codec id (2) | dirty (1) | spilled (1) |
- *		 spare (5) | ulen (21)
+ *		 recompressed (1) | spare (4) | ulen (21)
  *	tick	 32 bits: last access, in the store's coarse clock (writeback)
  *	u.obj	 handle (32) + clen (32)  for COMPRESSED and RAW;
  *		 spill location (32, in 512 B blocks) + clen for SPILLED
@@ -50,6 +50,8 @@
  *	truncate:     past EOF -> HOLE; the new last chunk is re-encoded with
  *	              a shorter ulen (SAME just shortens ulen)
  *	writeback:    COMPRESSED | RAW -> SPILLED (see "Writeback" below)
+ *	recompress:   COMPRESSED -> COMPRESSED with INFO_RECOMP set (see
+ *	              "Idle recompression" below); any new record has it clear
  *
  * Access ticks: a new record gets the store's clock (rec_store()); a read
  * sets it with a relaxed atomic store under the shared lock (rec_touch());
@@ -148,6 +150,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
@@ -230,6 +233,7 @@ enum chunk_state {
 #define INFO_CODEC_MASK	 3u
 #define INFO_DIRTY	 (1u << 4) /* first spare bit */
 #define INFO_SPILLED	 (1u << 5) /* second spare bit */
+#define INFO_RECOMP	 (1u << 6) /* the idle recompression has tried it */
 #define INFO_ULEN_SHIFT	 11 /* 21 bits: 0 .. 2^21-1 >= 1 MiB */
 
 struct zr_chunk {
@@ -330,8 +334,8 @@ struct zr_store {
 	_Atomic uint64_t spilled;      /* records in CS_SPILLED */
 	_Atomic uint64_t spill_bytes;  /* their clen sum */
 	_Atomic uint64_t promoted;
-	pthread_mutex_t files_lock;    /* files list, hand, wb_busy */
-	pthread_cond_t files_cv;       /* a file's wb_busy was cleared */
+	pthread_mutex_t files_lock;    /* files list, hands, busy */
+	pthread_cond_t files_cv;       /* a file's busy count dropped */
 	struct zr_fdata *files;	       /* every file (circular, NULL if none) */
 	struct zr_fdata *hand;	       /* the writeback clock hand */
 	unsigned nfiles;
@@ -344,6 +348,20 @@ struct zr_store {
 	bool wb_running, wb_stop, wb_kick;
 	uint64_t wb_passes;	       /* pressure passes finished */
 	bool wb_stalled;	       /* the last pressure pass freed nothing */
+	/* Idle recompression (see "Idle recompression" below). */
+	struct zr_codec_spec recomp[ZR_CODEC_COUNT]; /* by the chunk's codec id */
+	uint32_t recomp_idle;	       /* background age, s; 0 = no thread */
+	_Atomic uint64_t recomp_todo;  /* COMPRESSED records without INFO_RECOMP
+					* whose codec has a recomp[] entry */
+	_Atomic uint64_t recomp_done;  /* chunks re-encoded smaller */
+	_Atomic uint64_t recomp_saved; /* arena bytes that saved */
+	struct zr_fdata *rc_hand;      /* its clock hand (files_lock) */
+	pthread_mutex_t rc_lock;       /* rc_stop */
+	pthread_cond_t rc_cv;	       /* wakes the recompression thread */
+	pthread_t rc_thread;
+	bool rc_running;	       /* set and cleared by the owner's thread */
+	bool rc_stop;		       /* rc_lock */
+	_Atomic bool rc_stop_flag;     /* rc_stop, for a sweep to poll */
 };
 
 /* A staging buffer: the newest bytes of one dirty chunk.  Its data and
@@ -370,6 +388,8 @@ static void *wb_main(void *arg);
 static void promote_range(struct zr_fdata *f, uint64_t off, uint64_t len);
 static void wb_stop(struct zr_store *s);
 static void wb_throttle(struct zr_store *s);
+static void *rc_main(void *arg);
+static void rc_stop(struct zr_store *s);
 
 struct fdata_counts {
 	uint64_t orig;	/* sum of ulen, holes excluded */
@@ -397,7 +417,8 @@ struct zr_fdata {
 	uint64_t objgen;	/* bumped when one of its arena objects is freed
 				 * (write lock): writeback's ABA check */
 	struct zr_fdata *wb_next, *wb_prev; /* store's files (files_lock) */
-	bool wb_busy;		/* writeback is using it (files_lock) */
+	unsigned busy;		/* writeback or recompression threads using
+				 * it (files_lock) */
 };
 
 struct leaf {
@@ -422,6 +443,21 @@ static inline void ctr_add(_Atomic uint64_t *c, int64_t d)
 static inline uint64_t ctr_get(_Atomic uint64_t *c)
 {
 	return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+/* recomp_on(): some codec's chunks have a recompression codec. */
+static inline bool recomp_on(const struct zr_store *s)
+{
+	for (unsigned i = 0; i < ZR_CODEC_COUNT; i++)
+		if (s->recomp[i].id != ZR_CODEC_NONE)
+			return true;
+	return false;
+}
+
+/* rc_wanted(): the store runs the background recompression thread. */
+static inline bool rc_wanted(const struct zr_store *s)
+{
+	return recomp_on(s) && s->recomp_idle;
 }
 
 static inline uint32_t chunk_size(const struct zr_fdata *f)
@@ -990,6 +1026,8 @@ static void account(struct zr_fdata *f, const struct zr_chunk *r, int sign)
 		kind = &s->compressed;
 		f->c.compressed += (uint64_t)sign;
 		clen = r->u.obj.clen;
+		if (!(r->info & INFO_RECOMP) && s->recomp[rec_codec(r)].id != ZR_CODEC_NONE)
+			ctr_add(&s->recomp_todo, sign); /* recomp[] never changes */
 		break;
 	case CS_DIRTY:
 		kind = &s->dirty;
@@ -1775,6 +1813,10 @@ struct zr_store *zr_store_create(const struct zr_store_config *cfg)
 	pthread_mutex_init(&s->wb_lock, NULL);
 	pthread_cond_init(&s->wb_cv, NULL);
 	pthread_cond_init(&s->room_cv, NULL);
+	memcpy(s->recomp, cfg->recomp, sizeof(s->recomp));
+	s->recomp_idle = cfg->recomp_idle;
+	pthread_mutex_init(&s->rc_lock, NULL);
+	pthread_cond_init(&s->rc_cv, NULL);
 	return s;
 }
 
@@ -1818,6 +1860,11 @@ int zr_store_start(struct zr_store *s)
 		pthread_mutex_lock(&s->wb_lock);
 		s->wb_running = true;
 		pthread_mutex_unlock(&s->wb_lock);
+	}
+	if (rc_wanted(s) && !s->rc_running) {
+		if (pthread_create(&s->rc_thread, NULL, rc_main, s))
+			return -EAGAIN;
+		s->rc_running = true;
 	}
 	if (!s->workers || s->pool)
 		return 0;
@@ -1864,6 +1911,7 @@ void zr_store_destroy(struct zr_store *s)
 	if (!s)
 		return;
 	wb_stop(s);
+	rc_stop(s);
 	zr_pool_destroy(s->pool); /* runs what is queued; no file may remain */
 	s->pool = NULL;
 	s->stages_reserved = false;	/* the reserve goes too */
@@ -1878,6 +1926,8 @@ void zr_store_destroy(struct zr_store *s)
 	pthread_cond_destroy(&s->room_cv);
 	pthread_cond_destroy(&s->wb_cv);
 	pthread_mutex_destroy(&s->wb_lock);
+	pthread_cond_destroy(&s->rc_cv);
+	pthread_mutex_destroy(&s->rc_lock);
 	zr_free(s);
 }
 
@@ -1901,6 +1951,9 @@ void zr_store_get_stats(struct zr_store *s, struct zr_store_stats *st)
 	st->spill_bytes = ctr_get(&s->spill_bytes);
 	st->promoted_chunks = ctr_get(&s->promoted);
 	st->mem_limit = ctr_get(&s->mem_limit);
+	st->recompress_pending = recomp_on(s) ? ctr_get(&s->recomp_todo) : 0;
+	st->recompressed_chunks = ctr_get(&s->recomp_done);
+	st->recompress_saved_bytes = ctr_get(&s->recomp_saved);
 	st->workers = s->pool ? s->workers : 0;
 	st->pool_queued = st->pool_running = st->pool_jobs_done = st->pool_wakeups = 0;
 	if (s->pool) {
@@ -2633,7 +2686,8 @@ static int recompress_chunk(struct zr_fdata *f, uint64_t idx, struct zr_codec_sp
 	ret = obj_new(f->s, sc->comp, (uint32_t)n, &nr.u.obj.handle);
 	if (ret)
 		return ret;
-	nr.info = make_info(CS_COMPRESSED, spec.id, ulen);
+	/* the user's choice: the idle recompression leaves it alone */
+	nr.info = make_info(CS_COMPRESSED, spec.id, ulen) | INFO_RECOMP;
 	nr.u.obj.clen = (uint32_t)n;
 	nr.tick = old.tick;
 	*saved += old.u.obj.clen - (uint32_t)n;
@@ -2690,8 +2744,9 @@ int zr_fdata_recompress(struct zr_fdata *f, struct zr_codec_spec spec, uint64_t 
  * chunk meanwhile are ordinary users of f->lock.
  *
  * The files are on a circular list (files_lock); the clock hand moves
- * over it.  A file in use by writeback has wb_busy set, and
- * zr_fdata_destroy() waits for it to clear before freeing the file.
+ * over it.  A file in use by writeback (or the idle recompression) has
+ * busy raised, and zr_fdata_destroy() waits for it to drop to 0 before
+ * freeing the file.
  * ------------------------------------------------------------------- */
 
 /* Pressure: start at 9/10 of mem_limit, write back down to 8/10. */
@@ -2736,10 +2791,12 @@ static void files_unlink(struct zr_fdata *f)
 	struct zr_store *s = f->s;
 
 	pthread_mutex_lock(&s->files_lock);
-	while (f->wb_busy)
+	while (f->busy)
 		pthread_cond_wait(&s->files_cv, &s->files_lock);
 	if (s->hand == f)
 		s->hand = f->wb_next == f ? NULL : f->wb_next;
+	if (s->rc_hand == f)
+		s->rc_hand = f->wb_next == f ? NULL : f->wb_next;
 	if (s->files == f)
 		s->files = f->wb_next == f ? NULL : f->wb_next;
 	f->wb_prev->wb_next = f->wb_next;
@@ -2887,11 +2944,11 @@ static int64_t wb_sweep(struct zr_store *s, const struct wb_sel *sel, uint64_t t
 		if (!f)
 			break;
 		s->hand = f->wb_next;
-		f->wb_busy = true;
+		f->busy++;
 		pthread_mutex_unlock(&s->files_lock);
 		r = wb_file(f, sel, target, freed);
 		pthread_mutex_lock(&s->files_lock);
-		f->wb_busy = false;
+		f->busy--;
 		pthread_cond_broadcast(&s->files_cv);
 		if (r < 0) {
 			if (!done)
@@ -3053,6 +3110,248 @@ static void wb_throttle(struct zr_store *s)
 	}
 out:
 	pthread_mutex_unlock(&s->wb_lock);
+}
+
+/* ---------------------------------------------------------------------
+ * Idle recompression (see chunk.h)
+ *
+ * Chunks are first compressed for speed (the write path's codec); one that
+ * has not been touched for recomp_idle seconds is re-encoded once with the
+ * stronger codec s->recomp[its codec id] (lz4 -> lz4hc, zstd:3 -> zstd:6;
+ * the decoder is the same, so reads cost the same) and the new object kept
+ * only if it is smaller, as zram's recompress does.  Either way the record
+ * gets INFO_RECOMP and is not tried again until rewritten (any new record
+ * has the bit clear).  recomp_todo counts the COMPRESSED records without
+ * the bit (account()).
+ *
+ * rc_chunk() follows wb_chunk()'s protocol, so the file's lock is never
+ * held while coding:
+ *   1. under f->lock shared: the record is a candidate; copy its object's
+ *      bytes and note f->objgen;
+ *   2. no lock: decode the copy and encode it with the stronger codec;
+ *   3. no lock: allocate the new object if it is smaller;
+ *   4. under f->lock exclusive: if the record and objgen are unchanged,
+ *      install the new object (or, when it is not smaller, set INFO_RECOMP
+ *      on the record); else free it (the chunk changed: it will be
+ *      considered again when it is idle).
+ * The background thread runs at SCHED_IDLE (only on CPU time nobody else
+ * wants), wakes once a second, and sweeps the files with its own clock
+ * hand while recomp_todo is non-zero.
+ * ------------------------------------------------------------------- */
+
+static bool rc_wants(struct zr_store *s, const struct zr_chunk *r, uint32_t min_age)
+{
+	return rec_state(r) == CS_COMPRESSED && !(r->info & INFO_RECOMP) &&
+	       s->recomp[rec_codec(r)].id != ZR_CODEC_NONE && clock_now(s) - r->tick >= min_age;
+}
+
+/* rc_commit(): step 3 of rc_chunk(), exclusive lock held: nr is r with
+ * INFO_RECOMP set, holding a new, smaller object (smaller) or r's own.
+ * 1 installed smaller, 0 not (nr's new object is then freed). */
+static int rc_commit(struct zr_fdata *f, uint64_t idx, const struct zr_chunk *r, uint64_t gen,
+		     struct zr_chunk nr, bool smaller)
+{
+	struct zr_store *s = f->s;
+	struct zr_chunk cur = rec_get(f, idx);
+
+	if (gen != f->objgen || cur.info != r->info || cur.u.word != r->u.word) {
+		if (smaller)
+			zr_arena_free(s->arena, nr.u.obj.handle);
+		return 0;
+	}
+	nr.tick = cur.tick; /* a read may have touched it meanwhile */
+	if (!smaller) {
+		rec_update(f, idx, &cur, &nr);
+		return 0;
+	}
+	if (install(f, idx, &cur, &nr)) /* cannot fail: the leaf exists */
+		return 0;
+	ctr_add(&s->recomp_done, 1);
+	ctr_add(&s->recomp_saved, cur.u.obj.clen - nr.u.obj.clen);
+	return 1;
+}
+
+/* rc_chunk(): recompress chunk idx of f if it is a candidate (see above).
+ * 1 re-encoded smaller, 0 not, or a negative errno (the pass stops). */
+static int rc_chunk(struct zr_fdata *f, uint64_t idx, uint32_t min_age, struct scratch *sc)
+{
+	struct zr_store *s = f->s;
+	struct zr_codec_ctx *ctx;
+	struct zr_codec_spec spec;
+	struct zr_chunk r, nr;
+	const void *p;
+	uint8_t *copy = scratch_spillbuf(sc, chunk_size(f));
+	uint64_t gen;
+	bool smaller;
+	ssize_t n;
+	int ret;
+
+	if (!copy)
+		return -ENOMEM;
+	pthread_rwlock_rdlock(&f->lock);
+	r = rec_get(f, idx);
+	if (!rc_wants(s, &r, min_age)) {
+		pthread_rwlock_unlock(&f->lock);
+		return 0;
+	}
+	gen = f->objgen;
+	p = zr_arena_read_begin(s->arena, r.u.obj.handle);
+	if (p) {
+		memcpy(copy, p, r.u.obj.clen);
+		zr_arena_read_end(s->arena, r.u.obj.handle);
+	}
+	pthread_rwlock_unlock(&f->lock);
+	if (!p)
+		return 0;
+	spec = s->recomp[rec_codec(&r)];
+	ctx = zr_codec_ctx_get();
+	if (!ctx)
+		return -ENOMEM;
+	ret = zr_codec_decompress(ctx, rec_codec(&r), copy, r.u.obj.clen, sc->plain, rec_ulen(&r));
+	zr_codec_ctx_put(ctx);
+	/* A chunk that does not decode is left as it is: its reads report
+	 * -EIO; the commit below only marks it tried. */
+	n = ret ? 0 : compress(spec, sc->plain, rec_ulen(&r), sc);
+	if (n < 0)
+		return (int)n;
+	nr = r;
+	nr.info |= INFO_RECOMP;
+	smaller = n > 0 && (uint32_t)n < r.u.obj.clen;
+	if (smaller) {
+		/* allocated before the lock: the file waits for no allocation */
+		ret = obj_new(s, sc->comp, (uint32_t)n, &nr.u.obj.handle);
+		if (ret)
+			return ret;
+		nr.info = make_info(CS_COMPRESSED, spec.id, rec_ulen(&r)) | INFO_RECOMP;
+		nr.u.obj.clen = (uint32_t)n;
+	}
+	pthread_rwlock_wrlock(&f->lock);
+	ret = rc_commit(f, idx, &r, gen, nr, smaller);
+	pthread_rwlock_unlock(&f->lock);
+	return ret;
+}
+
+/* rc_file(): recompress f's candidates; stops early when *stop is set.
+ * Chunks re-encoded smaller, or a negative errno. */
+static int64_t rc_file(struct zr_fdata *f, uint32_t min_age, struct scratch *sc,
+		       const _Atomic bool *stop)
+{
+	uint64_t i = 0, end;
+	int64_t done = 0;
+	struct zr_chunk r;
+	bool found;
+	int ret;
+
+	while (!(stop && atomic_load_explicit(stop, memory_order_relaxed))) {
+		found = false;
+		pthread_rwlock_rdlock(&f->lock);
+		end = (fsize(f) + chunk_size(f) - 1) >> f->chunk_shift;
+		for (unsigned n = 0; n < WB_SCAN_BATCH; n++, i++) {
+			i = i < end ? scan(f, i, false) : IDX_NONE;
+			if (i == IDX_NONE || i >= end)
+				break;
+			r = rec_get(f, i);
+			if (rc_wants(f->s, &r, min_age)) {
+				found = true;
+				break;
+			}
+		}
+		pthread_rwlock_unlock(&f->lock);
+		if (i == IDX_NONE || i >= end)
+			break;
+		if (!found)
+			continue;
+		ret = rc_chunk(f, i, min_age, sc);
+		if (ret < 0)
+			return done ? done : ret;
+		done += ret;
+		i++;
+	}
+	return done;
+}
+
+/* rc_sweep(): one turn of the recompression hand over every file. */
+static int64_t rc_sweep(struct zr_store *s, uint32_t min_age, const _Atomic bool *stop)
+{
+	struct scratch *sc = scratch_get(1u << s->chunk_shift); /* files' are <= */
+	struct zr_fdata *f;
+	int64_t done = 0, r = 0;
+	unsigned n;
+
+	if (!sc)
+		return -ENOMEM;
+	pthread_mutex_lock(&s->files_lock);
+	n = s->nfiles;
+	while (n-- && r >= 0 && ctr_get(&s->recomp_todo)) {
+		f = s->rc_hand ? s->rc_hand : s->files;
+		if (!f)
+			break;
+		s->rc_hand = f->wb_next;
+		f->busy++;
+		pthread_mutex_unlock(&s->files_lock);
+		r = rc_file(f, min_age, sc, stop);
+		pthread_mutex_lock(&s->files_lock);
+		f->busy--;
+		pthread_cond_broadcast(&s->files_cv);
+		if (r > 0)
+			done += r;
+	}
+	pthread_mutex_unlock(&s->files_lock);
+	scratch_put(sc);
+	if (done)
+		zr_arena_compact(s->arena); /* the old objects left holes */
+	return done ? done : (r < 0 ? r : 0);
+}
+
+int64_t zr_store_recompress(struct zr_store *s, bool all)
+{
+	if (!recomp_on(s))
+		return -ENODEV;
+	zr_store_sync(s); /* staged chunks become candidates too */
+	return rc_sweep(s, all ? 0 : (s->recomp_idle ? s->recomp_idle : 1), NULL);
+}
+
+static void *rc_main(void *arg)
+{
+	struct zr_store *s = arg;
+	struct sched_param sp = {0};
+	struct timespec t0, now, dl;
+
+	/* Only CPU time nobody else wants; failing that, run as we are. */
+	(void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pthread_mutex_lock(&s->rc_lock);
+	while (!s->rc_stop) {
+		clock_gettime(CLOCK_REALTIME, &dl); /* the condvar's clock */
+		dl.tv_sec++;
+		pthread_cond_timedwait(&s->rc_cv, &s->rc_lock, &dl);
+		if (s->rc_stop)
+			break;
+		pthread_mutex_unlock(&s->rc_lock);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (!s->spill && now.tv_sec > t0.tv_sec) /* else wb_main() does */
+			atomic_fetch_add_explicit(&s->clock, (uint32_t)(now.tv_sec - t0.tv_sec),
+						  memory_order_relaxed);
+		t0.tv_sec = now.tv_sec;
+		if (ctr_get(&s->recomp_todo))
+			rc_sweep(s, s->recomp_idle, &s->rc_stop_flag);
+		pthread_mutex_lock(&s->rc_lock);
+	}
+	pthread_mutex_unlock(&s->rc_lock);
+	return NULL;
+}
+
+static void rc_stop(struct zr_store *s)
+{
+	if (!s->rc_running)
+		return;
+	atomic_store_explicit(&s->rc_stop_flag, true, memory_order_relaxed);
+	pthread_mutex_lock(&s->rc_lock);
+	s->rc_stop = true;
+	pthread_cond_broadcast(&s->rc_cv);
+	pthread_mutex_unlock(&s->rc_lock);
+	pthread_join(s->rc_thread, NULL);
+	s->rc_running = false;
 }
 
 /* ---------------------------------------------------------------------

@@ -127,6 +127,15 @@ int zr_codec_format(struct zr_codec_spec spec, char *buf, size_t size)
 	return snprintf(buf, size, "%s", f->name);
 }
 
+void zr_codec_recomp_auto(struct zr_codec_spec mount, struct zr_codec_spec out[ZR_CODEC_COUNT])
+{
+	memset(out, 0, sizeof(out[0]) * ZR_CODEC_COUNT);
+	if (!(mount.id == ZR_CODEC_LZ4 && mount.level >= ZR_RECOMP_LZ4HC_LEVEL))
+		out[ZR_CODEC_LZ4] = (struct zr_codec_spec){ZR_CODEC_LZ4, ZR_RECOMP_LZ4HC_LEVEL};
+	if (!(mount.id == ZR_CODEC_ZSTD && mount.level >= ZR_RECOMP_ZSTD_LEVEL))
+		out[ZR_CODEC_ZSTD] = (struct zr_codec_spec){ZR_CODEC_ZSTD, ZR_RECOMP_ZSTD_LEVEL};
+}
+
 size_t zr_codec_bound(size_t len)
 {
 	size_t a = (size_t)LZ4_compressBound((int)len);

@@ -150,6 +150,8 @@ struct zr_fs *zr_fs_new(const struct zr_opts *opts)
 	sc.spill = fs->spill;
 	sc.mem_limit = fs->spill ? opts->mem_limit : 0;
 	sc.idle = fs->spill ? opts->idle : 0;
+	zr_opts_recomp(opts, sc.recomp);
+	sc.recomp_idle = opts->recomp_idle;
 	fs->arena = zr_arena_create(&ac);
 	sc.arena = fs->arena;
 	fs->store = fs->arena ? zr_store_create(&sc) : NULL;

@@ -28,7 +28,12 @@
  *   user.zramfs.recompress  write a codec on a regular file: set it as the
  *                         file's codec and re-encode its stored chunks
  *                         with it, keeping each only where it shrinks;
- *                         the call returns when the file is done
+ *                         the call returns when the file is done;
+ *                         on the root, write idle|all: run the idle
+ *                         recompression (-o recompress=) now over the
+ *                         chunks idle for recompress_idle seconds (1 s
+ *                         when 0), or over every chunk not yet tried;
+ *                         returns when done.  ENODEV with recompress=off.
  *   user.zramfs.writeback write idle|huge|all on the root (mounted with
  *                         -o spill=DIR): write back now the chunks idle
  *                         for -o idle seconds (1 s when idle=0), the raw
@@ -264,6 +269,17 @@ static int set_mem_limit(struct zr_fs *fs, const char *value, size_t size)
 	return 0;
 }
 
+static int recompress_now(struct zr_fs *fs, const char *value, size_t size)
+{
+	int64_t n;
+
+	if (!zr_ctl_is(value, size, "idle") && !zr_ctl_is(value, size, "all"))
+		return -EINVAL;
+	n = zr_store_recompress(fs->store, zr_ctl_is(value, size, "all"));
+	/* A full arena stops the pass; what was done stays done. */
+	return n < 0 && n != -ENOSPC ? (int)n : 0;
+}
+
 static int writeback(struct zr_fs *fs, const char *value, size_t size)
 {
 	enum zr_wb_mode mode;
@@ -392,7 +408,7 @@ static int set_virtual(fuse_req_t req, struct zr_inode *ino, const char *name,
 		return recompress(fs, ino, value, size);
 	}
 	if (!root || (strcmp(name, ZR_XATTR_COMPACT) && strcmp(name, ZR_XATTR_MEM_LIMIT) &&
-		      strcmp(name, ZR_XATTR_WRITEBACK)))
+		      strcmp(name, ZR_XATTR_WRITEBACK) && strcmp(name, ZR_XATTR_RECOMPRESS)))
 		return -EPERM;
 	if (!may_control(req))
 		return -EACCES;
@@ -400,6 +416,8 @@ static int set_virtual(fuse_req_t req, struct zr_inode *ino, const char *name,
 		return set_mem_limit(fs, value, size);
 	if (!strcmp(name, ZR_XATTR_WRITEBACK))
 		return writeback(fs, value, size);
+	if (!strcmp(name, ZR_XATTR_RECOMPRESS))
+		return recompress_now(fs, value, size);
 	if (!zr_ctl_is(value, size, "1"))
 		return -EINVAL;
 	zr_arena_compact(fs->arena);

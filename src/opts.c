@@ -293,6 +293,31 @@ static int opt_idle(struct zr_opts *o, const char *val, uint64_t ram,
 			 err, errlen);
 }
 
+/* "auto" (the default) picks by the chunk's codec; "off" or "none" turns
+ * it off; a codec applies to every compressed chunk. */
+static int opt_recompress(struct zr_opts *o, const char *val, uint64_t ram,
+			  char *err, size_t errlen)
+{
+	struct zr_codec_spec spec = {0};
+	bool is_auto = !strcmp(val, "auto");
+
+	/* fast lz4 again cannot make a chunk smaller */
+	if (!is_auto && strcmp(val, "off") &&
+	    (zr_codec_parse(val, &spec) || (spec.id == ZR_CODEC_LZ4 && !spec.level)))
+		return fail(err, errlen, "recompress", val,
+			    "expected auto, off, lz4hc:1..12 or zstd:1..19");
+	o->recomp_auto = is_auto;
+	o->recomp = spec;
+	return 0;
+}
+
+static int opt_recompress_idle(struct zr_opts *o, const char *val, uint64_t ram,
+			       char *err, size_t errlen)
+{
+	return set_count(&o->recomp_idle, "recompress_idle", val, 0, 1u << 30,
+			 "expected seconds, 0 = only when asked", err, errlen);
+}
+
 static int opt_read_ahead(struct zr_opts *o, const char *val, uint64_t ram,
 			  char *err, size_t errlen)
 {
@@ -324,6 +349,8 @@ static const struct opt_desc opt_table[] = {
 	{ "spill_limit", 1, opt_spill_limit },
 	{ "idle", 1, opt_idle },
 	{ "read_ahead", 1, opt_read_ahead },
+	{ "recompress", 1, opt_recompress },
+	{ "recompress_idle", 1, opt_recompress_idle },
 };
 
 static const struct opt_desc *find_opt(const char *kv)
@@ -379,6 +406,8 @@ void zr_opts_defaults(struct zr_opts *o, uint64_t ram_bytes, uid_t uid, gid_t gi
 	o->root_gid = gid;
 	o->writeback_cache = 1;
 	o->read_ahead = ZR_DEFAULT_READ_AHEAD;
+	o->recomp_auto = true;
+	o->recomp_idle = ZR_DEFAULT_RECOMP_IDLE;
 	o->max_threads = zr_default_max_threads();
 	o->max_background = ZR_DEFAULT_MAX_BACKGROUND;
 	o->workers = zr_default_workers();
@@ -387,6 +416,17 @@ void zr_opts_defaults(struct zr_opts *o, uint64_t ram_bytes, uid_t uid, gid_t gi
 			     : ZR_STAGING_DEFAULT;
 	if (o->staging < (1u << ZR_CHUNK_SHIFT_MAX))
 		o->staging = 1u << ZR_CHUNK_SHIFT_MAX;
+}
+
+void zr_opts_recomp(const struct zr_opts *o, struct zr_codec_spec out[ZR_CODEC_COUNT])
+{
+	if (o->recomp_auto) {
+		zr_codec_recomp_auto(o->codec, out);
+		return;
+	}
+	for (unsigned i = 0; i < ZR_CODEC_COUNT; i++)
+		out[i] = o->recomp;
+	out[ZR_CODEC_NONE] = (struct zr_codec_spec){0};
 }
 
 unsigned zr_default_workers(void)
@@ -421,5 +461,10 @@ const char *zr_opts_help(void)
 	       "                           spill=, writes past it fail with ENOSPC\n"
 	       "    -o spill=DIR           write cold chunks back to a file in DIR\n"
 	       "    -o spill_limit=SIZE    most disk the spill file may use (default: none)\n"
-	       "    -o idle=SECONDS        write back chunks idle that long (0 = off)\n";
+	       "    -o idle=SECONDS        write back chunks idle that long (0 = off)\n"
+	       "    -o recompress=CODEC    recompress idle chunks with a stronger codec:\n"
+	       "                           auto (default: lz4 -> lz4hc:4, zstd -> zstd:6),\n"
+	       "                           off, lz4hc:N or zstd:N\n"
+	       "    -o recompress_idle=SECONDS  after that long untouched (default 10;\n"
+	       "                           0 = only when asked)\n";
 }

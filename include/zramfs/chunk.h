@@ -60,6 +60,13 @@ struct zr_store_config {
 	unsigned idle;			/* write back chunks idle this long, s */
 	bool reserve_staging;		/* allocate and touch every staging
 					 * buffer at start, keep them (swap) */
+	struct zr_codec_spec recomp[ZR_CODEC_COUNT]; /* idle recompression:
+					 * the stronger codec for chunks coded
+					 * with each codec id; none = leave them
+					 * (zr_codec_recomp_auto() picks these) */
+	unsigned recomp_idle;		/* recompress chunks idle this long, s,
+					 * in a background thread; 0 = only on
+					 * zr_store_recompress() */
 };
 
 struct zr_store_stats {
@@ -86,6 +93,10 @@ struct zr_store_stats {
 	uint64_t spill_bytes;		/* their compressed bytes on disk */
 	uint64_t promoted_chunks;	/* spilled chunks brought back to RAM */
 	uint64_t mem_limit;		/* current RAM budget; 0 = none */
+	uint64_t recompress_pending;	/* compressed chunks not yet tried by the
+					 * idle recompression (0 when it is off) */
+	uint64_t recompressed_chunks;	/* re-encoded smaller by it */
+	uint64_t recompress_saved_bytes; /* arena bytes that saved */
 };
 
 struct zr_fdata_stats {
@@ -244,6 +255,21 @@ uint64_t zr_store_mem_limit(struct zr_store *s);
 /* zr_store_tick(): advance the access clock by one (tests; the writeback
  * thread does it every second). */
 void zr_store_tick(struct zr_store *s);
+
+/* ---- Idle recompression -----------------------------------------------
+ *
+ * With cfg->recomp set, a COMPRESSED chunk untouched for cfg->recomp_idle
+ * seconds is re-encoded once, by a background thread at SCHED_IDLE, with
+ * the stronger codec for its codec id, and kept only if that is smaller
+ * (zram's recompress, automatic).  A chunk is tried once until rewritten.
+ * The file's lock is held only to copy the object and to install the
+ * result, never while coding (src/chunk.c). */
+
+/* zr_store_recompress(): recompress now, in the calling thread: every
+ * untried chunk (all) or those idle for recomp_idle seconds (or 1 s).
+ * Returns the number re-encoded smaller, -ENODEV when recompression is
+ * off, or -ENOSPC / -ENOMEM when none could be stored. */
+int64_t zr_store_recompress(struct zr_store *s, bool all);
 
 /* zr_fdata_get_stats(): this file's figures. */
 void zr_fdata_get_stats(struct zr_fdata *f, struct zr_fdata_stats *st);

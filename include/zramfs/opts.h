@@ -44,6 +44,12 @@
 #define ZR_DEFAULT_READ_AHEAD (1u << 20)
 #define ZR_MAX_READ_AHEAD (64u << 20)
 
+/* Idle recompression (-o recompress=, recompress_idle=): a chunk untouched
+ * this long is re-encoded once with a stronger codec (codec.h).  Long
+ * enough that a build's short-lived objects are gone first, short enough
+ * that a tree at rest is compact within a minute. */
+#define ZR_DEFAULT_RECOMP_IDLE 10
+
 /* Compression workers: at most this many (-o workers=0..). */
 #define ZR_MAX_WORKERS 256
 
@@ -70,6 +76,10 @@ struct zr_opts {
 	uint64_t spill_limit;		/* spill disk bound; 0 = none */
 	unsigned idle;			/* idle writeback age, seconds; 0 = off */
 	uint64_t read_ahead;		/* bytes; 0 = keep the kernel's */
+	bool recomp_auto;		/* recompress=auto (the default) */
+	struct zr_codec_spec recomp;	/* else its codec; none = off */
+	unsigned recomp_idle;		/* recompress_idle, seconds; 0 = only
+					 * on the root's control */
 };
 
 /* zr_opts_defaults(): fill *o with the defaults; ram_bytes is physical RAM
@@ -78,6 +88,9 @@ void zr_opts_defaults(struct zr_opts *o, uint64_t ram_bytes, uid_t uid, gid_t gi
 
 /* zr_default_max_threads(): online CPUs, at least ZR_MIN_MAX_THREADS. */
 unsigned zr_default_max_threads(void);
+
+/* zr_opts_recomp(): the store's recompression codecs (chunk.h) for o. */
+void zr_opts_recomp(const struct zr_opts *o, struct zr_codec_spec out[ZR_CODEC_COUNT]);
 
 /* zr_default_workers(): online CPUs (1..ZR_MAX_WORKERS). */
 unsigned zr_default_workers(void);

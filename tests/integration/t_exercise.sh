@@ -150,6 +150,24 @@ case_compact_often() {
 	zumount "$m" || fail "unmount"
 }
 
+# idle recompression forced every 100 ms (and the background thread, 1 s
+# idle) while the exerciser writes, punches, truncates and reads
+case_recompress_often() {
+	need_zramfs
+	local m=$W/recomp opts="workers=2,recompress_idle=1" s bg
+	ex_mount "$m" "$opts"
+	bg_control "$m" user.zramfs.recompress all 0.1 &
+	bg=$!
+	for s in $EX_SEEDS; do
+		ex_run "$m" "$opts" "$s" -S
+	done
+	ex_stop_bg $bg
+	note "recompressed_chunks $(zstat recompressed_chunks "$m") saved $(zstat recompress_saved_bytes "$m")"
+	ex_empty "$m"
+	zstat_settles recompress_pending 0 "recompress_pending after removing all files"
+	zumount "$m" || fail "unmount"
+}
+
 # size=6M for 4 files of up to 4 MiB: writes meet ENOSPC; the exerciser's
 # error mode adopts what a failed range holds, and checks every other byte.
 ex_enospc() {

@@ -32,6 +32,9 @@ case_bad_options() {
 	bad_option mode=99x mode
 	bad_option read_ahead=3K read_ahead
 	bad_option read_ahead=128M read_ahead
+	bad_option recompress=lz4 recompress
+	bad_option recompress=brotli recompress
+	bad_option recompress_idle=soon recompress_idle
 }
 
 case_help_version() {
@@ -247,6 +250,42 @@ case_rm_returns_ram() {
 	note "daemon anonymous RSS: empty $base KiB, full $peak KiB, after rm -rf $left KiB"
 	assert_le "$left" "$((base + 1024))" "anonymous RSS (KiB) after rm -rf (empty mount: $base)"
 	zumount "$m" || fail "unmount"
+}
+
+# Idle recompression: the same files take less arena with it than without
+# (by exactly what the stats say it saved), read back identical, and the
+# root's control does it on demand.
+case_recompress() {
+	need_zramfs
+	local off=$W/rc_off on=$W/rc_on ask=$W/rc_ask a b saved out
+	zmount "$off" "size=256M,recompress=off" || fail "mount recompress=off"
+	zmount "$on" "size=256M,recompress_idle=1" || fail "mount recompress_idle=1"
+	zmount "$ask" "size=256M,recompress_idle=0" || fail "mount recompress_idle=0"
+	for m in "$off" "$on" "$ask"; do cp -a /usr/include/linux "$m/inc" || fail "cp -a to $m"; done
+	sync
+	assert_eq "$(zstat recompress_pending "$off")" 0 "recompress=off: pending"
+	out=$(setfattr -n user.zramfs.recompress -v all "$off" 2>&1) && fail "control with recompress=off succeeded"
+	echo "$out" | grep -q "No such device" || fail "control with recompress=off: $out"
+	# the background thread, unasked
+	wait_until 60 zstat_is recompress_pending 0 "$on" ||
+		fail "background recompression left $(zstat recompress_pending "$on") chunks"
+	a=$(zstat compr_data_size "$off") b=$(zstat compr_data_size "$on")
+	saved=$(zstat recompress_saved_bytes "$on")
+	note "compr_data_size: lz4 $a, recompressed $b (saved $saved, $(zstat recompressed_chunks "$on") chunks)"
+	assert_gt "$(zstat recompressed_chunks "$on")" 0 "recompressed_chunks"
+	assert_lt "$b" "$(( a * 95 / 100 ))" "compr_data_size after recompression (lz4: $a)"
+	assert_eq "$((b + saved))" "$a" "compr_data_size + recompress_saved_bytes"
+	# on demand only (recompress_idle=0)
+	assert_gt "$(zstat recompress_pending "$ask")" 0 "recompress_idle=0: pending before the control"
+	assert_eq "$(zstat recompressed_chunks "$ask")" 0 "recompress_idle=0: done before the control"
+	out=$(setfattr -n user.zramfs.recompress -v soon "$ask" 2>&1) && fail "control value 'soon' accepted"
+	echo "$out" | grep -q "Invalid argument" || fail "control value 'soon': $out"
+	setfattr -n user.zramfs.recompress -v all "$ask" || fail "recompress control"
+	assert_eq "$(zstat recompress_pending "$ask")" 0 "pending after the control"
+	assert_eq "$(zstat compr_data_size "$ask")" "$b" "compr_data_size after the control"
+	echo 3 >/proc/sys/vm/drop_caches
+	for m in "$on" "$ask"; do diff -r /usr/include/linux "$m/inc" >/dev/null || fail "$m/inc differs"; done
+	for m in "$off" "$on" "$ask"; do zumount "$m" || fail "unmount $m"; done
 }
 
 # A spill directory inside a zramfs mount is refused by name.

@@ -38,6 +38,8 @@ static void test_defaults(void **state)
 	assert_int_equal(o.root_uid, 1000);
 	assert_int_equal(o.writeback_cache, 1);
 	assert_int_equal(o.read_ahead, 1u << 20);
+	assert_true(o.recomp_auto);
+	assert_int_equal(o.recomp_idle, ZR_DEFAULT_RECOMP_IDLE);
 	assert_true(o.nr_inodes > 0);
 	assert_true(o.workers >= 1 && o.workers <= ZR_MAX_WORKERS);
 	assert_int_equal(o.staging, RAM / 64 < ZR_STAGING_DEFAULT ? RAM / 64 : ZR_STAGING_DEFAULT);
@@ -114,6 +116,47 @@ static void test_each_option(void **state)
 	assert_int_equal(o.read_ahead, 64u << 20);
 	assert_int_equal(apply(&o, "read_ahead=256K", err), 0);
 	assert_int_equal(o.read_ahead, 256u << 10);
+	assert_int_equal(apply(&o, "recompress_idle=0", err), 0);
+	assert_int_equal(o.recomp_idle, 0);
+	assert_int_equal(apply(&o, "recompress_idle=3600", err), 0);
+	assert_int_equal(o.recomp_idle, 3600);
+}
+
+/* recompress= gives the store's table: auto by the mount's codec, one
+ * codec for every compressed chunk, or none at all. */
+static void test_recompress(void **state)
+{
+	struct zr_codec_spec t[ZR_CODEC_COUNT];
+	struct zr_opts o = fresh();
+	char err[256] = "";
+
+	zr_opts_recomp(&o, t); /* auto, mount lz4 */
+	assert_int_equal(t[ZR_CODEC_NONE].id, ZR_CODEC_NONE);
+	assert_int_equal(t[ZR_CODEC_LZ4].id, ZR_CODEC_LZ4);
+	assert_int_equal(t[ZR_CODEC_LZ4].level, ZR_RECOMP_LZ4HC_LEVEL);
+	assert_int_equal(t[ZR_CODEC_ZSTD].id, ZR_CODEC_ZSTD);
+	assert_int_equal(t[ZR_CODEC_ZSTD].level, ZR_RECOMP_ZSTD_LEVEL);
+	assert_int_equal(apply(&o, "comp=zstd:9", err), 0); /* already stronger */
+	zr_opts_recomp(&o, t);
+	assert_int_equal(t[ZR_CODEC_ZSTD].id, ZR_CODEC_NONE);
+	assert_int_equal(t[ZR_CODEC_LZ4].id, ZR_CODEC_LZ4);
+	assert_int_equal(apply(&o, "comp=lz4hc:9", err), 0);
+	zr_opts_recomp(&o, t);
+	assert_int_equal(t[ZR_CODEC_LZ4].id, ZR_CODEC_NONE);
+	assert_int_equal(apply(&o, "recompress=zstd:12", err), 0);
+	assert_false(o.recomp_auto);
+	zr_opts_recomp(&o, t);
+	assert_int_equal(t[ZR_CODEC_NONE].id, ZR_CODEC_NONE);
+	for (unsigned i = ZR_CODEC_LZ4; i < ZR_CODEC_COUNT; i++) {
+		assert_int_equal(t[i].id, ZR_CODEC_ZSTD);
+		assert_int_equal(t[i].level, 12);
+	}
+	assert_int_equal(apply(&o, "recompress=off", err), 0);
+	zr_opts_recomp(&o, t);
+	for (unsigned i = 0; i < ZR_CODEC_COUNT; i++)
+		assert_int_equal(t[i].id, ZR_CODEC_NONE);
+	assert_int_equal(apply(&o, "recompress=auto", err), 0);
+	assert_true(o.recomp_auto);
 }
 
 static void expect_reject(const char *kv, const char *name_in_msg)
@@ -157,6 +200,11 @@ static void test_rejections(void **state)
 	expect_reject("read_ahead=3K", "read_ahead");
 	expect_reject("read_ahead=128M", "read_ahead");
 	expect_reject("read_ahead=", "read_ahead");
+	expect_reject("recompress=lz4", "recompress"); /* cannot shrink */
+	expect_reject("recompress=brotli", "recompress");
+	expect_reject("recompress=zstd:30", "recompress");
+	expect_reject("recompress_idle=-1", "recompress_idle");
+	expect_reject("recompress_idle=soon", "recompress_idle");
 }
 
 static void test_ownership(void **state)
@@ -176,6 +224,7 @@ int main(void)
 		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_each_option),
 		cmocka_unit_test(test_rejections),
+		cmocka_unit_test(test_recompress),
 		cmocka_unit_test(test_ownership),
 	};
 

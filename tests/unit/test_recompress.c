@@ -1,0 +1,351 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_recompress.c - the idle recompression in src/chunk.c: idle chunks
+ * are re-encoded once with the stronger codec and read back identical; the
+ * stats count what was saved; a rewritten chunk is a candidate again; the
+ * background thread does the same unasked; off means -ENODEV; recompression
+ * racing with readers, writers, punch and destroy (TSan).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "zramfs/chunk.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define KIB 1024u
+#define MIB (1024u * 1024u)
+
+struct env {
+	struct zr_arena *arena;
+	struct zr_store *store;
+};
+
+static unsigned g_workers;
+
+static struct env env_new(struct zr_codec_spec codec, bool recomp, unsigned recomp_idle)
+{
+	struct zr_arena_config ac = {.max_object = MIB, .cap_bytes = 0};
+	struct zr_store_config sc = {
+	    .chunk_shift = 16, .codec = codec, .workers = g_workers, .recomp_idle = recomp_idle};
+	struct env e;
+
+	if (recomp)
+		zr_codec_recomp_auto(codec, sc.recomp);
+	e.arena = zr_arena_create(&ac);
+	assert_non_null(e.arena);
+	sc.arena = e.arena;
+	e.store = zr_store_create(&sc);
+	assert_non_null(e.store);
+	assert_int_equal(zr_store_start(e.store), 0);
+	return e;
+}
+
+static void env_free(struct env *e)
+{
+	struct zr_store_stats st;
+	struct zr_arena_stats as;
+
+	zr_store_sync(e->store);
+	zr_store_get_stats(e->store, &st);
+	assert_int_equal(st.chunks, 0);
+	assert_int_equal(st.recompress_pending, 0);
+	zr_store_destroy(e->store);
+	zr_arena_get_stats(e->arena, &as);
+	assert_int_equal(as.objects, 0);
+	zr_arena_destroy(e->arena);
+}
+
+static __thread uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
+
+static uint64_t rng(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+/* Source-like text: words from a small vocabulary in random order, which
+ * fast lz4 compresses and lz4hc / higher zstd levels compress better. */
+static void fill_text(uint8_t *p, size_t n)
+{
+	static const char *const w[] = {
+	    "static ", "int ", "return ", "struct ", "zr_chunk ", "(void)", "{\n\t",
+	    "}\n", "if (", "ret", " = ", ";\n", "pthread_rwlock_", "unlock", "->", "idx",
+	    "uint64_t ", "spill", "compress", "arena"};
+	size_t i = 0;
+
+	while (i < n) {
+		const char *s = w[rng() % (sizeof(w) / sizeof(w[0]))];
+
+		for (; *s && i < n; s++)
+			p[i++] = (uint8_t)*s;
+	}
+}
+
+static void check_file(struct zr_fdata *f, const uint8_t *want, size_t n)
+{
+	uint8_t *got = malloc(n + 1);
+
+	assert_non_null(got);
+	assert_int_equal(zr_fdata_read(f, got, n + 1, 0), (ssize_t)n);
+	assert_memory_equal(got, want, n);
+	free(got);
+}
+
+static struct zr_fdata *text_file(struct env *e, uint8_t **data, size_t n)
+{
+	struct zr_fdata *f = zr_fdata_create(e->store);
+
+	assert_non_null(f);
+	*data = malloc(n);
+	assert_non_null(*data);
+	fill_text(*data, n);
+	assert_int_equal(zr_fdata_write(f, *data, n, 0), (ssize_t)n);
+	zr_store_sync(e->store);
+	return f;
+}
+
+/* Idle chunks only; each once; smaller objects; identical data. */
+static void check_codec(struct zr_codec_spec codec)
+{
+	struct env e = env_new(codec, true, 0);
+	static const size_t n = MIB + 3000; /* a short last chunk too */
+	struct zr_store_stats a, b;
+	uint8_t *d;
+	struct zr_fdata *f = text_file(&e, &d, n);
+
+	zr_store_get_stats(e.store, &a);
+	assert_int_equal(a.compressed_chunks, 17);
+	assert_int_equal(a.recompress_pending, 17);
+	/* written now: not idle for 1 s yet */
+	assert_int_equal(zr_store_recompress(e.store, false), 0);
+	zr_store_tick(e.store);
+	assert_int_equal(zr_store_recompress(e.store, false), 17);
+	zr_store_get_stats(e.store, &b);
+	assert_int_equal(b.recompress_pending, 0);
+	assert_int_equal(b.recompressed_chunks, 17);
+	assert_true(b.compr_data_size < a.compr_data_size);
+	assert_int_equal(b.recompress_saved_bytes, a.compr_data_size - b.compr_data_size);
+	assert_int_equal(b.orig_data_size, a.orig_data_size);
+	check_file(f, d, n);
+	/* tried once: nothing more to do */
+	assert_int_equal(zr_store_recompress(e.store, true), 0);
+	zr_fdata_destroy(f);
+	free(d);
+	env_free(&e);
+}
+
+static void test_lz4_to_lz4hc(void **state)
+{
+	check_codec((struct zr_codec_spec){ZR_CODEC_LZ4, 0});
+}
+
+static void test_zstd_to_higher(void **state)
+{
+	check_codec((struct zr_codec_spec){ZR_CODEC_ZSTD, 1});
+}
+
+/* A rewritten chunk is a new record: a candidate again. */
+static void test_rewrite_is_candidate(void **state)
+{
+	struct env e = env_new((struct zr_codec_spec){ZR_CODEC_LZ4, 0}, true, 0);
+	static const size_t n = 4 * 64 * KIB;
+	struct zr_store_stats st;
+	uint8_t *d;
+	struct zr_fdata *f = text_file(&e, &d, n);
+
+	assert_int_equal(zr_store_recompress(e.store, true), 4);
+	fill_text(d + 64 * KIB, 64 * KIB);
+	assert_int_equal(zr_fdata_write(f, d + 64 * KIB, 64 * KIB, 64 * KIB), (ssize_t)(64 * KIB));
+	zr_store_sync(e.store);
+	zr_store_get_stats(e.store, &st);
+	assert_int_equal(st.recompress_pending, 1);
+	assert_int_equal(zr_store_recompress(e.store, true), 1);
+	check_file(f, d, n);
+	/* truncating away a recompressed chunk frees it (env_free counts) */
+	assert_int_equal(zr_fdata_truncate(f, 64 * KIB), 0);
+	zr_fdata_destroy(f);
+	free(d);
+	env_free(&e);
+}
+
+/* A chunk the stronger codec cannot shrink is kept and not tried again;
+ * raw and same-filled chunks are never candidates. */
+static void test_incompressible_kept(void **state)
+{
+	struct env e = env_new((struct zr_codec_spec){ZR_CODEC_LZ4, 0}, true, 0);
+	static const size_t n = 3 * 64 * KIB;
+	struct zr_store_stats a, b;
+	struct zr_fdata *f = zr_fdata_create(e.store);
+	uint8_t *d = malloc(n);
+
+	assert_non_null(d);
+	for (size_t i = 0; i < 64 * KIB; i++)	/* random: raw */
+		d[i] = (uint8_t)rng();
+	memset(d + 64 * KIB, 7, 64 * KIB);	/* same-filled */
+	for (size_t i = 128 * KIB; i < n; i++)	/* runs lz4 already codes well */
+		d[i] = (uint8_t)(i / 4096);
+	assert_int_equal(zr_fdata_write(f, d, n, 0), (ssize_t)n);
+	zr_store_sync(e.store);
+	zr_store_get_stats(e.store, &a);
+	assert_int_equal(a.recompress_pending, a.compressed_chunks);
+	(void)zr_store_recompress(e.store, true);
+	zr_store_get_stats(e.store, &b);
+	assert_int_equal(b.recompress_pending, 0);
+	assert_true(b.compr_data_size <= a.compr_data_size);
+	assert_int_equal(b.huge_chunks, a.huge_chunks);
+	assert_int_equal(b.same_chunks, a.same_chunks);
+	check_file(f, d, n);
+	zr_fdata_destroy(f);
+	free(d);
+	env_free(&e);
+}
+
+static void test_off(void **state)
+{
+	struct env e = env_new((struct zr_codec_spec){ZR_CODEC_LZ4, 0}, false, 10);
+	struct zr_store_stats st;
+	uint8_t *d;
+	struct zr_fdata *f = text_file(&e, &d, 256 * KIB);
+
+	assert_int_equal(zr_store_recompress(e.store, true), -ENODEV);
+	zr_store_get_stats(e.store, &st);
+	assert_int_equal(st.recompress_pending, 0);
+	assert_int_equal(st.recompressed_chunks, 0);
+	zr_fdata_destroy(f);
+	free(d);
+	env_free(&e);
+}
+
+/* The background thread recompresses idle chunks unasked (it advances the
+ * clock itself: no spill here).  Waits up to 20 s for it. */
+static void test_background(void **state)
+{
+	struct env e = env_new((struct zr_codec_spec){ZR_CODEC_LZ4, 0}, true, 1);
+	static const size_t n = 512 * KIB;
+	struct zr_store_stats st;
+	uint8_t *d;
+	struct zr_fdata *f = text_file(&e, &d, n);
+
+	for (int i = 0; i < 200; i++) {
+		zr_store_get_stats(e.store, &st);
+		if (!st.recompress_pending)
+			break;
+		usleep(100000);
+	}
+	assert_int_equal(st.recompress_pending, 0);
+	assert_int_equal(st.recompressed_chunks, 8);
+	check_file(f, d, n);
+	zr_fdata_destroy(f);
+	free(d);
+	env_free(&e);
+}
+
+struct racer {
+	struct env *e;
+	int id;
+	atomic_int *stop;
+	int ok;
+};
+
+static void *race_io(void *arg)
+{
+	struct racer *r = arg;
+	struct zr_fdata *f = zr_fdata_create(r->e->store);
+	static const size_t n = 512 * KIB;
+	uint8_t *d = malloc(n), *got = malloc(n);
+
+	r->ok = 1;
+	fill_text(d, n);
+	for (int it = 0; it < 40 && r->ok; it++) {
+		size_t off = (rng() % n) & ~(size_t)1023, len = 1 + rng() % 100000;
+
+		if (off + len > n)
+			len = n - off;
+		if (it % 8 == 0) {
+			if (zr_fdata_write(f, d, n, 0) != (ssize_t)n)
+				r->ok = 0;
+		} else if (it % 8 == 5) {
+			memset(d + off, 0, len);
+			if (zr_fdata_punch_hole(f, off, len))
+				r->ok = 0;
+		} else if (it % 8 == 6) {
+			if (zr_fdata_sync(f))
+				r->ok = 0;
+		} else {
+			fill_text(d + off, len);
+			if (zr_fdata_write(f, d + off, len, off) != (ssize_t)len)
+				r->ok = 0;
+		}
+		if (zr_fdata_read(f, got, n, 0) != (ssize_t)n || memcmp(got, d, n))
+			r->ok = 0;
+	}
+	zr_fdata_destroy(f);
+	free(d);
+	free(got);
+	return NULL;
+}
+
+static void *race_recompress(void *arg)
+{
+	struct racer *r = arg;
+
+	while (!atomic_load(r->stop)) {
+		zr_store_tick(r->e->store);
+		(void)zr_store_recompress(r->e->store, r->id % 2);
+	}
+	return NULL;
+}
+
+/* Recompression (asked for, and the background thread's) racing with
+ * writes, punches, reads and destroys of the same files. */
+static void test_races(void **state)
+{
+	struct env e = env_new((struct zr_codec_spec){ZR_CODEC_LZ4, 0}, true, 1);
+	atomic_int stop = 0;
+	struct racer rs[5];
+	pthread_t th[5];
+
+	for (int i = 0; i < 5; i++) {
+		rs[i] = (struct racer){.e = &e, .id = i, .stop = &stop};
+		pthread_create(&th[i], NULL, i >= 3 ? race_recompress : race_io, &rs[i]);
+	}
+	for (int i = 0; i < 3; i++) {
+		pthread_join(th[i], NULL);
+		assert_true(rs[i].ok);
+	}
+	atomic_store(&stop, 1);
+	pthread_join(th[3], NULL);
+	pthread_join(th[4], NULL);
+	env_free(&e);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_lz4_to_lz4hc),
+	    cmocka_unit_test(test_zstd_to_higher),
+	    cmocka_unit_test(test_rewrite_is_candidate),
+	    cmocka_unit_test(test_incompressible_kept),
+	    cmocka_unit_test(test_off),
+	    cmocka_unit_test(test_background),
+	    cmocka_unit_test(test_races),
+	};
+	int fails = 0;
+
+	g_workers = 0;
+	fails += cmocka_run_group_tests_name("recompress, inline", tests, NULL, NULL);
+	g_workers = 2;
+	fails += cmocka_run_group_tests_name("recompress, 2 workers", tests, NULL, NULL);
+	return fails;
+}
