@@ -47,7 +47,7 @@ QUICKTAR=$(dirname "$BIGTAR")/quick-linux-v2.tar
 if [ -n "$QUICK" ]; then
 	RUNS=${BENCH_RUNS:-1} STREAM_MIB=256 FIO_RT=1 NFILES=10000 BUILD=
 else
-	RUNS=${BENCH_RUNS:-3} STREAM_MIB=1024 FIO_RT=3 NFILES=100000 BUILD=${BENCH_BUILD:-fs/fat/}
+	RUNS=${BENCH_RUNS:-3} STREAM_MIB=1024 FIO_RT=2 NFILES=100000 BUILD=${BENCH_BUILD:-fs/fat/}
 fi
 TARGETS=(${BENCH_TARGETS:-tmpfs zram-lz4 zram-lzo-rle zramfs-none zramfs-lz4 zramfs-zstd:1 zramfs-zstd:3})
 ZRAM=/sys/block/zram0
@@ -488,7 +488,7 @@ if [ -n "$why" ]; then
 elif [ -n "$(awk 'NR > 1' /proc/swaps)" ]; then
 	echo "skipped: swap is already active on this machine"
 else
-	SWAP_TARGETS=${SWAP_TARGETS:-zram-lz4 zramfs-lz4} SWAP_RUNS=$RUNS SWAP_HOG_MIB=$([ -n "$QUICK" ] && echo 384 || echo 1024) \
+	SWAP_TARGETS=${SWAP_TARGETS:-zram-lz4 zramfs-lz4} SWAP_RUNS=$RUNS SWAP_HOG_MIB=$([ -n "$QUICK" ] && echo 384 || echo 512) \
 	SWAP_LIMIT=$([ -n "$QUICK" ] && echo 128M || echo 256M) ZRAMFS=$ZRAMFS \
 		bash "$HERE/swap.sh" || FAILED=1
 fi
