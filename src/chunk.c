@@ -2815,8 +2815,39 @@ void zr_store_tick(struct zr_store *s)
 	atomic_fetch_add_explicit(&s->clock, 1, memory_order_relaxed);
 }
 
-static bool wb_wants(struct zr_store *s, const struct zr_chunk *r, const struct wb_sel *sel)
+/* A chunk selector for find_candidate(): true if r is wanted. */
+typedef bool (*chunk_pred)(struct zr_store *s, const struct zr_chunk *r, const void *arg);
+
+/* find_candidate(): from *i on, the next chunk of f that wants() takes,
+ * looking at up to WB_SCAN_BATCH records per hold of f's shared lock.
+ * true with *i at it, or false at the file's end. */
+static bool find_candidate(struct zr_fdata *f, uint64_t *i, chunk_pred wants, const void *arg)
 {
+	struct zr_chunk r;
+	uint64_t end;
+	bool found = false, at_end = false;
+
+	while (!found && !at_end) {
+		pthread_rwlock_rdlock(&f->lock);
+		end = (fsize(f) + chunk_size(f) - 1) >> f->chunk_shift;
+		for (unsigned n = 0; n < WB_SCAN_BATCH; n++, (*i)++) {
+			*i = *i < end ? scan(f, *i, false) : IDX_NONE;
+			at_end = *i == IDX_NONE || *i >= end;
+			if (at_end)
+				break;
+			r = rec_get(f, *i);
+			found = wants(f->s, &r, arg);
+			if (found)
+				break;
+		}
+		pthread_rwlock_unlock(&f->lock);
+	}
+	return found;
+}
+
+static bool wb_wants(struct zr_store *s, const struct zr_chunk *r, const void *arg)
+{
+	const struct wb_sel *sel = arg;
 	unsigned st = rec_state(r);
 
 	if (st != CS_COMPRESSED && st != CS_RAW)
@@ -2893,33 +2924,11 @@ static int wb_chunk(struct zr_fdata *f, uint64_t idx, const struct wb_sel *sel, 
 static int64_t wb_file(struct zr_fdata *f, const struct wb_sel *sel, uint64_t target,
 		       uint64_t *freed)
 {
-	uint64_t i = 0, end;
+	uint64_t i = 0;
 	int64_t done = 0;
-	struct zr_chunk r;
-	bool found;
 	int ret;
 
-	while (*freed < target) {
-		/* Find the next candidate, looking at up to WB_SCAN_BATCH
-		 * records per hold of the lock. */
-		found = false;
-		pthread_rwlock_rdlock(&f->lock);
-		end = (fsize(f) + chunk_size(f) - 1) >> f->chunk_shift;
-		for (unsigned n = 0; n < WB_SCAN_BATCH; n++, i++) {
-			i = i < end ? scan(f, i, false) : IDX_NONE;
-			if (i == IDX_NONE || i >= end)
-				break;
-			r = rec_get(f, i);
-			if (wb_wants(f->s, &r, sel)) {
-				found = true;
-				break;
-			}
-		}
-		pthread_rwlock_unlock(&f->lock);
-		if (i == IDX_NONE || i >= end)
-			break;
-		if (!found)
-			continue;
+	while (*freed < target && find_candidate(f, &i, wb_wants, sel)) {
 		ret = wb_chunk(f, i, sel, freed);
 		if (ret < 0)
 			return done ? done : ret;
@@ -3139,10 +3148,12 @@ out:
  * hand while recomp_todo is non-zero.
  * ------------------------------------------------------------------- */
 
-static bool rc_wants(struct zr_store *s, const struct zr_chunk *r, uint32_t min_age)
+/* arg: the minimum age (const uint32_t *). */
+static bool rc_wants(struct zr_store *s, const struct zr_chunk *r, const void *arg)
 {
 	return rec_state(r) == CS_COMPRESSED && !(r->info & INFO_RECOMP) &&
-	       s->recomp[rec_codec(r)].id != ZR_CODEC_NONE && clock_now(s) - r->tick >= min_age;
+	       s->recomp[rec_codec(r)].id != ZR_CODEC_NONE &&
+	       clock_now(s) - r->tick >= *(const uint32_t *)arg;
 }
 
 /* rc_commit(): step 3 of rc_chunk(), exclusive lock held: nr is r with
@@ -3190,7 +3201,7 @@ static int rc_chunk(struct zr_fdata *f, uint64_t idx, uint32_t min_age, struct s
 		return -ENOMEM;
 	pthread_rwlock_rdlock(&f->lock);
 	r = rec_get(f, idx);
-	if (!rc_wants(s, &r, min_age)) {
+	if (!rc_wants(s, &r, &min_age)) {
 		pthread_rwlock_unlock(&f->lock);
 		return 0;
 	}
@@ -3236,31 +3247,12 @@ static int rc_chunk(struct zr_fdata *f, uint64_t idx, uint32_t min_age, struct s
 static int64_t rc_file(struct zr_fdata *f, uint32_t min_age, struct scratch *sc,
 		       const _Atomic bool *stop)
 {
-	uint64_t i = 0, end;
+	uint64_t i = 0;
 	int64_t done = 0;
-	struct zr_chunk r;
-	bool found;
 	int ret;
 
-	while (!(stop && atomic_load_explicit(stop, memory_order_relaxed))) {
-		found = false;
-		pthread_rwlock_rdlock(&f->lock);
-		end = (fsize(f) + chunk_size(f) - 1) >> f->chunk_shift;
-		for (unsigned n = 0; n < WB_SCAN_BATCH; n++, i++) {
-			i = i < end ? scan(f, i, false) : IDX_NONE;
-			if (i == IDX_NONE || i >= end)
-				break;
-			r = rec_get(f, i);
-			if (rc_wants(f->s, &r, min_age)) {
-				found = true;
-				break;
-			}
-		}
-		pthread_rwlock_unlock(&f->lock);
-		if (i == IDX_NONE || i >= end)
-			break;
-		if (!found)
-			continue;
+	while (!(stop && atomic_load_explicit(stop, memory_order_relaxed)) &&
+	       find_candidate(f, &i, rc_wants, &min_age)) {
 		ret = rc_chunk(f, i, min_age, sc);
 		if (ret < 0)
 			return done ? done : ret;
