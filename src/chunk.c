@@ -3176,7 +3176,7 @@ static bool rc_wants(struct zr_store *s, const struct zr_chunk *r, const void *a
 	       clock_now(s) - r->tick >= *(const uint32_t *)arg;
 }
 
-/* rc_commit(): step 3 of rc_chunk(), exclusive lock held: nr is r with
+/* rc_commit(): step 4 of rc_chunk(), exclusive lock held: nr is r with
  * INFO_RECOMP set, holding a new, smaller object (smaller) or r's own.
  * 1 installed smaller, 0 not (nr's new object is then freed). */
 static int rc_commit(struct zr_fdata *f, uint64_t idx, const struct zr_chunk *r, uint64_t gen,
