@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "zramfs/chunk.h"
+#include "race_io.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -251,50 +252,16 @@ static void test_background(void **state)
 	env_free(&e);
 }
 
+static void rc_fill(uint8_t *p, size_t n, int id)
+{
+	fill_text(p, n);
+}
+
 struct racer {
 	struct env *e;
 	int id;
 	atomic_int *stop;
-	int ok;
 };
-
-static void *race_io(void *arg)
-{
-	struct racer *r = arg;
-	struct zr_fdata *f = zr_fdata_create(r->e->store);
-	static const size_t n = 512 * KIB;
-	uint8_t *d = malloc(n), *got = malloc(n);
-
-	r->ok = 1;
-	fill_text(d, n);
-	for (int it = 0; it < 40 && r->ok; it++) {
-		size_t off = (rng() % n) & ~(size_t)1023, len = 1 + rng() % 100000;
-
-		if (off + len > n)
-			len = n - off;
-		if (it % 8 == 0) {
-			if (zr_fdata_write(f, d, n, 0) != (ssize_t)n)
-				r->ok = 0;
-		} else if (it % 8 == 5) {
-			memset(d + off, 0, len);
-			if (zr_fdata_punch_hole(f, off, len))
-				r->ok = 0;
-		} else if (it % 8 == 6) {
-			if (zr_fdata_sync(f))
-				r->ok = 0;
-		} else {
-			fill_text(d + off, len);
-			if (zr_fdata_write(f, d + off, len, off) != (ssize_t)len)
-				r->ok = 0;
-		}
-		if (zr_fdata_read(f, got, n, 0) != (ssize_t)n || memcmp(got, d, n))
-			r->ok = 0;
-	}
-	zr_fdata_destroy(f);
-	free(d);
-	free(got);
-	return NULL;
-}
 
 static void *race_recompress(void *arg)
 {
@@ -313,20 +280,25 @@ static void test_races(void **state)
 {
 	struct env e = env_new((struct zr_codec_spec){ZR_CODEC_LZ4, 0}, true, 1);
 	atomic_int stop = 0;
-	struct racer rs[5];
-	pthread_t th[5];
+	struct racer rc[2];
+	struct race_io io[3];
+	pthread_t th[3], rt[2];
 
-	for (int i = 0; i < 5; i++) {
-		rs[i] = (struct racer){.e = &e, .id = i, .stop = &stop};
-		pthread_create(&th[i], NULL, i >= 3 ? race_recompress : race_io, &rs[i]);
+	for (int i = 0; i < 2; i++) {
+		rc[i] = (struct racer){.e = &e, .id = i, .stop = &stop};
+		pthread_create(&rt[i], NULL, race_recompress, &rc[i]);
+	}
+	for (int i = 0; i < 3; i++) {
+		io[i] = (struct race_io){.store = e.store, .id = i, .fill = rc_fill, .change = rc_fill};
+		pthread_create(&th[i], NULL, race_io_main, &io[i]);
 	}
 	for (int i = 0; i < 3; i++) {
 		pthread_join(th[i], NULL);
-		assert_true(rs[i].ok);
+		assert_true(io[i].ok);
 	}
 	atomic_store(&stop, 1);
-	pthread_join(th[3], NULL);
-	pthread_join(th[4], NULL);
+	for (int i = 0; i < 2; i++)
+		pthread_join(rt[i], NULL);
 	env_free(&e);
 }
 

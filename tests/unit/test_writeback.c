@@ -14,6 +14,7 @@
 
 #include "zramfs/chunk.h"
 #include "zramfs/spill.h"
+#include "race_io.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -348,49 +349,22 @@ static void test_pressure(void **state)
 	env_free(&e);
 }
 
+static void wb_fill(uint8_t *p, size_t n, int id)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)("racing writeback "[(i + (size_t)id) % 17]);
+}
+
+static void wb_change(uint8_t *p, size_t n, int id)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(p[i] + 1);
+}
+
 struct racer {
 	struct env *e;
-	int id;
 	atomic_int *stop;
-	int ok;
 };
-
-static void *race_io(void *arg)
-{
-	struct racer *r = arg;
-	struct zr_fdata *f = zr_fdata_create(r->e->store);
-	static const size_t n = 512 * KIB;
-	uint8_t *d = malloc(n), *got = malloc(n);
-
-	r->ok = 1;
-	for (size_t i = 0; i < n; i++)
-		d[i] = (uint8_t)("racing writeback "[(i + (size_t)r->id) % 17]);
-	for (int it = 0; it < 40 && r->ok; it++) {
-		size_t off = (rng() % n) & ~(size_t)1023, len = 1 + rng() % 100000;
-
-		if (off + len > n)
-			len = n - off;
-		if (it % 8 == 0) {
-			if (zr_fdata_write(f, d, n, 0) != (ssize_t)n)
-				r->ok = 0;
-		} else if (it % 8 == 5) {
-			memset(d + off, 0, len);
-			if (zr_fdata_punch_hole(f, off, len))
-				r->ok = 0;
-		} else {
-			for (size_t i = 0; i < len; i++)
-				d[off + i] = (uint8_t)(d[off + i] + 1);
-			if (zr_fdata_write(f, d + off, len, off) != (ssize_t)len)
-				r->ok = 0;
-		}
-		if (zr_fdata_read(f, got, n, 0) != (ssize_t)n || memcmp(got, d, n))
-			r->ok = 0;
-	}
-	zr_fdata_destroy(f);
-	free(d);
-	free(got);
-	return NULL;
-}
 
 static void *race_wb(void *arg)
 {
@@ -405,19 +379,21 @@ static void test_races(void **state)
 {
 	struct env e = env_new(0, 0);
 	atomic_int stop = 0;
-	struct racer rs[4];
-	pthread_t th[4];
+	struct racer wb = {.e = &e, .stop = &stop};
+	struct race_io io[3];
+	pthread_t th[3], wt;
 
-	for (int i = 0; i < 4; i++) {
-		rs[i] = (struct racer){.e = &e, .id = i, .stop = &stop};
-		pthread_create(&th[i], NULL, i == 3 ? race_wb : race_io, &rs[i]);
+	pthread_create(&wt, NULL, race_wb, &wb);
+	for (int i = 0; i < 3; i++) {
+		io[i] = (struct race_io){.store = e.store, .id = i, .fill = wb_fill, .change = wb_change};
+		pthread_create(&th[i], NULL, race_io_main, &io[i]);
 	}
 	for (int i = 0; i < 3; i++) {
 		pthread_join(th[i], NULL);
-		assert_true(rs[i].ok);
+		assert_true(io[i].ok);
 	}
 	atomic_store(&stop, 1);
-	pthread_join(th[3], NULL);
+	pthread_join(wt, NULL);
 	env_free(&e);
 }
 
