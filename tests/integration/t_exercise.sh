@@ -164,7 +164,8 @@ case_recompress_often() {
 	ex_stop_bg $bg
 	note "recompressed_chunks $(zstat recompressed_chunks "$m") saved $(zstat recompress_saved_bytes "$m")"
 	ex_empty "$m"
-	zstat_settles recompress_pending 0 "recompress_pending after removing all files"
+	wait_until 10 zstat_is recompress_pending 0 "$m" ||
+		fail "recompress_pending after removing all files: $(zstat recompress_pending "$m")"
 	zumount "$m" || fail "unmount"
 }
 
