@@ -261,7 +261,9 @@ void zr_store_tick(struct zr_store *s);
  * With cfg->recomp set, a COMPRESSED chunk untouched for cfg->recomp_idle
  * seconds is re-encoded once, by a background thread at SCHED_IDLE, with
  * the stronger codec for its codec id, and kept only if that is smaller
- * (zram's recompress, automatic).  A chunk is tried once until rewritten.
+ * (zram's recompress, automatic).  The thread works only while the store
+ * has had no write (zr_fdata_write()) for 2 s.  A chunk is tried once
+ * until rewritten.
  * The file's lock is held only to copy the object and to install the
  * result, never while coding (src/chunk.c). */
 
