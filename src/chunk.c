@@ -1230,6 +1230,17 @@ static ssize_t compress(struct zr_codec_spec spec, const void *data, uint32_t ul
 	return n > 0 ? n : 0;
 }
 
+/* decompress(): clen bytes coded with codec id into ulen bytes at dst.
+ * -EIO if they do not decode, -ENOMEM without a codec context. */
+static int decompress(unsigned id, const void *src, uint32_t clen, uint8_t *dst, uint32_t ulen)
+{
+	struct zr_codec_ctx *ctx = zr_codec_ctx_get();
+	int ret = ctx ? zr_codec_decompress(ctx, id, src, clen, dst, ulen) : -ENOMEM;
+
+	zr_codec_ctx_put(ctx);
+	return ret;
+}
+
 /* obj_new(): an arena object holding src[0..len).  The arena's -ENOSPC
  * (its cap) stays -ENOSPC; anything else (-ENOMEM, or -EINVAL for an object
  * larger than the arena's max_object) is -ENOMEM to the writer. */
@@ -1293,7 +1304,6 @@ static int decode_spilled(struct zr_fdata *f, const struct zr_chunk *r, uint8_t 
 {
 	uint8_t *buf;
 	uint32_t ulen = rec_ulen(r), clen = r->u.obj.clen;
-	struct zr_codec_ctx *ctx;
 	struct scratch *sc;
 	int ret;
 
@@ -1306,12 +1316,8 @@ static int decode_spilled(struct zr_fdata *f, const struct zr_chunk *r, uint8_t 
 	sc = scratch_take();
 	buf = sc ? scratch_spillbuf(sc, chunk_size(f)) : NULL;
 	ret = buf ? zr_spill_read(f->s->spill, r->u.obj.handle, buf, clen) : -ENOMEM;
-	if (!ret) {
-		ctx = zr_codec_ctx_get();
-		ret = ctx ? zr_codec_decompress(ctx, rec_codec(r), buf, clen, dst, ulen)
-			  : -ENOMEM;
-		zr_codec_ctx_put(ctx);
-	}
+	if (!ret)
+		ret = decompress(rec_codec(r), buf, clen, dst, ulen);
 	scratch_put(sc);
 	return ret;
 }
@@ -1339,15 +1345,10 @@ static int decode(struct zr_fdata *f, const struct zr_chunk *r, uint8_t *dst)
 	p = zr_arena_read_begin(a, r->u.obj.handle);
 	if (!p)
 		return -EIO;
-	if (rec_state(r) == CS_RAW) {
+	if (rec_state(r) == CS_RAW)
 		memcpy(dst, p, ulen);
-	} else {
-		struct zr_codec_ctx *ctx = zr_codec_ctx_get();
-
-		ret = ctx ? zr_codec_decompress(ctx, rec_codec(r), p, r->u.obj.clen, dst, ulen)
-			  : -ENOMEM;
-		zr_codec_ctx_put(ctx);
-	}
+	else
+		ret = decompress(rec_codec(r), p, r->u.obj.clen, dst, ulen);
 	zr_arena_read_end(a, r->u.obj.handle);
 	return ret;
 }
@@ -2871,6 +2872,40 @@ static bool wb_wants(struct zr_store *s, const struct zr_chunk *r, const void *a
 	return clock_now(s) - r->tick >= sel->min_age;
 }
 
+/* copy_candidate(): step 1 of the writeback and recompression protocols
+ * (see "Writeback"): under f's shared lock, if wants() takes chunk idx,
+ * copy its object's bytes to buf and note the record (*r) and objgen
+ * (*gen).  1 copied, 0 not a candidate (or its object is gone). */
+static int copy_candidate(struct zr_fdata *f, uint64_t idx, chunk_pred wants, const void *arg,
+			  uint8_t *buf, struct zr_chunk *r, uint64_t *gen)
+{
+	struct zr_store *s = f->s;
+	const void *p = NULL;
+
+	pthread_rwlock_rdlock(&f->lock);
+	*r = rec_get(f, idx);
+	if (wants(s, r, arg)) {
+		*gen = f->objgen;
+		p = zr_arena_read_begin(s->arena, r->u.obj.handle);
+		if (p) {
+			memcpy(buf, p, r->u.obj.clen);
+			zr_arena_read_end(s->arena, r->u.obj.handle);
+		}
+	}
+	pthread_rwlock_unlock(&f->lock);
+	return p != NULL;
+}
+
+/* rec_unchanged(): under f's exclusive lock, chunk idx still holds the
+ * record r copy_candidate() saw, and objgen is still gen (the ABA check,
+ * see "Writeback"); *cur gets the record. */
+static bool rec_unchanged(struct zr_fdata *f, uint64_t idx, const struct zr_chunk *r,
+			  uint64_t gen, struct zr_chunk *cur)
+{
+	*cur = rec_get(f, idx);
+	return gen == f->objgen && cur->info == r->info && cur->u.word == r->u.word;
+}
+
 /* wb_chunk(): write back chunk idx of f if sel wants it.  1 done (*freed
  * grows by its arena bytes), 0 skipped, or the spill's error. */
 static int wb_chunk_buf(struct zr_fdata *f, uint64_t idx, const struct wb_sel *sel,
@@ -2878,33 +2913,18 @@ static int wb_chunk_buf(struct zr_fdata *f, uint64_t idx, const struct wb_sel *s
 {
 	struct zr_store *s = f->s;
 	struct zr_chunk r, cur, nr;
-	const void *p;
 	uint64_t gen;
 	uint32_t loc, clen;
 	int ret;
 
-	pthread_rwlock_rdlock(&f->lock);
-	r = rec_get(f, idx);
-	if (!wb_wants(s, &r, sel)) {
-		pthread_rwlock_unlock(&f->lock);
+	if (!copy_candidate(f, idx, wb_wants, sel, buf, &r, &gen))
 		return 0;
-	}
-	gen = f->objgen;
 	clen = r.u.obj.clen;
-	p = zr_arena_read_begin(s->arena, r.u.obj.handle);
-	if (p) {
-		memcpy(buf, p, clen);
-		zr_arena_read_end(s->arena, r.u.obj.handle);
-	}
-	pthread_rwlock_unlock(&f->lock);
-	if (!p)
-		return 0;
 	ret = zr_spill_write(s->spill, buf, clen, &loc);
 	if (ret)
 		return ret;
 	pthread_rwlock_wrlock(&f->lock);
-	cur = rec_get(f, idx);
-	if (gen != f->objgen || cur.info != r.info || cur.u.word != r.u.word) {
+	if (!rec_unchanged(f, idx, &r, gen, &cur)) {
 		pthread_rwlock_unlock(&f->lock);
 		zr_spill_free(s->spill, loc, clen);
 		return 0;
@@ -3183,9 +3203,9 @@ static int rc_commit(struct zr_fdata *f, uint64_t idx, const struct zr_chunk *r,
 		     struct zr_chunk nr, bool smaller)
 {
 	struct zr_store *s = f->s;
-	struct zr_chunk cur = rec_get(f, idx);
+	struct zr_chunk cur;
 
-	if (gen != f->objgen || cur.info != r->info || cur.u.word != r->u.word) {
+	if (!rec_unchanged(f, idx, r, gen, &cur)) {
 		if (smaller)
 			zr_arena_free(s->arena, nr.u.obj.handle);
 		return 0;
@@ -3207,10 +3227,8 @@ static int rc_commit(struct zr_fdata *f, uint64_t idx, const struct zr_chunk *r,
 static int rc_chunk(struct zr_fdata *f, uint64_t idx, uint32_t min_age, struct scratch *sc)
 {
 	struct zr_store *s = f->s;
-	struct zr_codec_ctx *ctx;
 	struct zr_codec_spec spec;
 	struct zr_chunk r, nr;
-	const void *p;
 	uint8_t *copy = scratch_spillbuf(sc, chunk_size(f));
 	uint64_t gen;
 	bool smaller;
@@ -3219,27 +3237,12 @@ static int rc_chunk(struct zr_fdata *f, uint64_t idx, uint32_t min_age, struct s
 
 	if (!copy)
 		return -ENOMEM;
-	pthread_rwlock_rdlock(&f->lock);
-	r = rec_get(f, idx);
-	if (!rc_wants(s, &r, &min_age)) {
-		pthread_rwlock_unlock(&f->lock);
-		return 0;
-	}
-	gen = f->objgen;
-	p = zr_arena_read_begin(s->arena, r.u.obj.handle);
-	if (p) {
-		memcpy(copy, p, r.u.obj.clen);
-		zr_arena_read_end(s->arena, r.u.obj.handle);
-	}
-	pthread_rwlock_unlock(&f->lock);
-	if (!p)
+	if (!copy_candidate(f, idx, rc_wants, &min_age, copy, &r, &gen))
 		return 0;
 	spec = s->recomp[rec_codec(&r)];
-	ctx = zr_codec_ctx_get();
-	if (!ctx)
-		return -ENOMEM;
-	ret = zr_codec_decompress(ctx, rec_codec(&r), copy, r.u.obj.clen, sc->plain, rec_ulen(&r));
-	zr_codec_ctx_put(ctx);
+	ret = decompress(rec_codec(&r), copy, r.u.obj.clen, sc->plain, rec_ulen(&r));
+	if (ret == -ENOMEM)
+		return ret;
 	/* A chunk that does not decode is left as it is: its reads report
 	 * -EIO; the commit below only marks it tried. */
 	n = ret ? 0 : compress(spec, sc->plain, rec_ulen(&r), sc);
