@@ -357,12 +357,11 @@ struct zr_store {
 	_Atomic uint64_t recomp_saved; /* arena bytes that saved */
 	_Atomic uint32_t last_write;   /* clock of the latest write */
 	struct zr_fdata *rc_hand;      /* its clock hand (files_lock) */
-	pthread_mutex_t rc_lock;       /* rc_stop */
+	pthread_mutex_t rc_lock;       /* with rc_cv, the thread's sleep */
 	pthread_cond_t rc_cv;	       /* wakes the recompression thread */
 	pthread_t rc_thread;
 	bool rc_running;	       /* set and cleared by the owner's thread */
-	bool rc_stop;		       /* rc_lock */
-	_Atomic bool rc_stop_flag;     /* rc_stop, for a sweep to poll */
+	_Atomic bool rc_stop;	       /* set under rc_lock; a sweep polls it */
 };
 
 /* A staging buffer: the newest bytes of one dirty chunk.  Its data and
@@ -1963,7 +1962,7 @@ void zr_store_get_stats(struct zr_store *s, struct zr_store_stats *st)
 	st->spill_bytes = ctr_get(&s->spill_bytes);
 	st->promoted_chunks = ctr_get(&s->promoted);
 	st->mem_limit = ctr_get(&s->mem_limit);
-	st->recompress_pending = recomp_on(s) ? ctr_get(&s->recomp_todo) : 0;
+	st->recompress_pending = ctr_get(&s->recomp_todo); /* 0 when off: account() */
 	st->recompressed_chunks = ctr_get(&s->recomp_done);
 	st->recompress_saved_bytes = ctr_get(&s->recomp_saved);
 	st->workers = s->pool ? s->workers : 0;
@@ -2823,6 +2822,20 @@ static uint32_t clock_now(struct zr_store *s)
 	return atomic_load_explicit(&s->clock, memory_order_relaxed);
 }
 
+/* clock_advance(): add the whole seconds since *t0 to the clock (the
+ * one thread that keeps it calls this; zr_store_tick() adds too). */
+static void clock_advance(struct zr_store *s, struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec > t0->tv_sec) {
+		atomic_fetch_add_explicit(&s->clock, (uint32_t)(now.tv_sec - t0->tv_sec),
+					  memory_order_relaxed);
+		t0->tv_sec = now.tv_sec;
+	}
+}
+
 void zr_store_tick(struct zr_store *s)
 {
 	atomic_fetch_add_explicit(&s->clock, 1, memory_order_relaxed);
@@ -3062,7 +3075,7 @@ static uint64_t wb_pressure(struct zr_store *s)
 static void *wb_main(void *arg)
 {
 	struct zr_store *s = arg;
-	struct timespec t0, now, dl;
+	struct timespec t0, dl;
 	uint64_t freed;
 	uint32_t idle, idle_at = 0;
 
@@ -3082,12 +3095,7 @@ static void *wb_main(void *arg)
 			break;
 		pthread_mutex_unlock(&s->wb_lock);
 
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec > t0.tv_sec) { /* added: zr_store_tick() adds too */
-			atomic_fetch_add_explicit(&s->clock, (uint32_t)(now.tv_sec - t0.tv_sec),
-						  memory_order_relaxed);
-			t0.tv_sec = now.tv_sec;
-		}
+		clock_advance(s, &t0);
 		freed = wb_pressure(s);
 		idle = atomic_load_explicit(&s->idle, memory_order_relaxed);
 		if (idle && clock_now(s) != idle_at) { /* once a second */
@@ -3276,7 +3284,7 @@ struct rc_pass {
 static bool rc_give_way(struct zr_store *s, const struct rc_pass *p)
 {
 	return p->background &&
-	       (atomic_load_explicit(&s->rc_stop_flag, memory_order_relaxed) ||
+	       (atomic_load_explicit(&s->rc_stop, memory_order_relaxed) ||
 		atomic_load_explicit(&s->last_write, memory_order_relaxed) != p->write_mark);
 }
 
@@ -3350,25 +3358,22 @@ static void *rc_main(void *arg)
 {
 	struct zr_store *s = arg;
 	struct sched_param sp = {0};
-	struct timespec t0, now, dl;
+	struct timespec t0, dl;
 	uint32_t quiet;
 
 	/* Only CPU time nobody else wants; failing that, run as we are. */
 	(void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	pthread_mutex_lock(&s->rc_lock);
-	while (!s->rc_stop) {
+	while (!atomic_load_explicit(&s->rc_stop, memory_order_relaxed)) {
 		clock_gettime(CLOCK_REALTIME, &dl); /* the condvar's clock */
 		dl.tv_sec++;
 		pthread_cond_timedwait(&s->rc_cv, &s->rc_lock, &dl);
-		if (s->rc_stop)
+		if (atomic_load_explicit(&s->rc_stop, memory_order_relaxed))
 			break;
 		pthread_mutex_unlock(&s->rc_lock);
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (!s->spill && now.tv_sec > t0.tv_sec) /* else wb_main() does */
-			atomic_fetch_add_explicit(&s->clock, (uint32_t)(now.tv_sec - t0.tv_sec),
-						  memory_order_relaxed);
-		t0.tv_sec = now.tv_sec;
+		if (!s->spill) /* else wb_main() keeps the clock */
+			clock_advance(s, &t0);
 		quiet = clock_now(s) - atomic_load_explicit(&s->last_write, memory_order_relaxed);
 		if (ctr_get(&s->recomp_todo) && quiet >= RC_QUIET) {
 			struct rc_pass p = {.min_age = s->recomp_idle, .background = true,
@@ -3387,9 +3392,8 @@ static void rc_stop(struct zr_store *s)
 {
 	if (!s->rc_running)
 		return;
-	atomic_store_explicit(&s->rc_stop_flag, true, memory_order_relaxed);
 	pthread_mutex_lock(&s->rc_lock);
-	s->rc_stop = true;
+	atomic_store_explicit(&s->rc_stop, true, memory_order_relaxed);
 	pthread_cond_broadcast(&s->rc_cv);
 	pthread_mutex_unlock(&s->rc_lock);
 	pthread_join(s->rc_thread, NULL);
