@@ -91,19 +91,67 @@ void zr_codec_ctx_put(struct zr_codec_ctx *ctx);	/* NULL: no-op */
 /* zr_codec_trim(): free the pooled contexts (none in use is touched). */
 void zr_codec_trim(void);
 
-/* zr_codec_compress(): compress len bytes of src into dst (dst_cap bytes).
+/*
+ * A dictionary trained on samples of a mount's own data.  Small chunks
+ * (most files of a source tree are one small chunk) compress badly alone:
+ * every one starts with no history and, for zstd, its own entropy tables.
+ * Coded against a dictionary of what the mount's chunks have in common,
+ * they shrink a lot.  Measured on the linux-6.1 tree in 64 KiB chunks, a
+ * dictionary trained on 16 MiB of samples: zstd:6 240 -> 217 MiB, lz4hc:4
+ * 325 -> 282 MiB, at about 1.25x the coding time; decoding costs the same.
+ * zstd keeps the trainer's whole output (<= ZR_DICT_MAX); lz4 the last
+ * 64 KiB of its content (lz4 matches reach no further back).  Immutable
+ * once made and shared by all threads; a chunk coded against it can be
+ * decoded only with it.
+ */
+struct zr_codec_dict;
+
+#define ZR_DICT_MAX (112u << 10)
+
+/* zr_codec_dict_train(): a dictionary for codec id (lz4 or zstd) from n
+ * samples stored back to back in samples, sizes[i] bytes each.  Its memory
+ * is counted with zr_mem_account(); training itself briefly takes about
+ * 13 MiB more than the samples (zstd's trainer).
+ * Returns 0 and *out, -ENOMEM, or -EINVAL (a codec without dictionaries,
+ * or samples the trainer cannot use: too few, too alike). */
+int zr_codec_dict_train(unsigned id, const void *samples, const size_t *sizes, unsigned n,
+			struct zr_codec_dict **out);
+void zr_codec_dict_free(struct zr_codec_dict *d);	/* NULL: no-op */
+/* zr_codec_dict_bytes(): the memory d holds (counted). */
+size_t zr_codec_dict_bytes(const struct zr_codec_dict *d);
+/* zr_codec_dict_id(): the codec d is for. */
+unsigned zr_codec_dict_id(const struct zr_codec_dict *d);
+
+/* zr_codec_compress_dict(): compress len bytes of src into dst (dst_cap
+ * bytes), against dict when it is not NULL (dict must be for spec.id).
  * Returns the compressed length (> 0), 0 when the output would not fit in
  * dst_cap (the caller treats the data as incompressible), or -EINVAL for
- * ZR_CODEC_NONE / a bad spec, -EIO on a library error.  Never writes outside
- * dst[0 .. dst_cap). */
-ssize_t zr_codec_compress(struct zr_codec_ctx *ctx, struct zr_codec_spec spec,
-			  const void *src, size_t len, void *dst, size_t dst_cap);
+ * ZR_CODEC_NONE / a bad spec, -ENOMEM, -EIO on a library error.  Never
+ * writes outside dst[0 .. dst_cap). */
+ssize_t zr_codec_compress_dict(struct zr_codec_ctx *ctx, struct zr_codec_spec spec,
+			       const struct zr_codec_dict *dict, const void *src, size_t len,
+			       void *dst, size_t dst_cap);
 
-/* zr_codec_decompress(): decompress clen bytes of src (compressed with codec
- * id) into exactly dst_len bytes at dst.  Returns 0, or -EIO when the input
- * is corrupt or does not decode to exactly dst_len bytes.  Never reads past
- * src[clen) nor writes outside dst[0 .. dst_len). */
-int zr_codec_decompress(struct zr_codec_ctx *ctx, unsigned id, const void *src,
-			size_t clen, void *dst, size_t dst_len);
+/* zr_codec_decompress_dict(): decompress clen bytes of src (compressed with
+ * codec id, against dict when it is not NULL) into exactly dst_len bytes at
+ * dst.  Returns 0, -ENOMEM, or -EIO when the input is corrupt or does not
+ * decode to exactly dst_len bytes.  Never reads past src[clen) nor writes
+ * outside dst[0 .. dst_len). */
+int zr_codec_decompress_dict(struct zr_codec_ctx *ctx, unsigned id,
+			     const struct zr_codec_dict *dict, const void *src, size_t clen,
+			     void *dst, size_t dst_len);
+
+/* Without a dictionary. */
+static inline ssize_t zr_codec_compress(struct zr_codec_ctx *ctx, struct zr_codec_spec spec,
+					const void *src, size_t len, void *dst, size_t dst_cap)
+{
+	return zr_codec_compress_dict(ctx, spec, NULL, src, len, dst, dst_cap);
+}
+
+static inline int zr_codec_decompress(struct zr_codec_ctx *ctx, unsigned id, const void *src,
+				      size_t clen, void *dst, size_t dst_len)
+{
+	return zr_codec_decompress_dict(ctx, id, NULL, src, clen, dst, dst_len);
+}
 
 #endif /* ZRAMFS_CODEC_H */

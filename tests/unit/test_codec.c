@@ -328,6 +328,126 @@ static void test_pool(void **state)
 	zr_codec_ctx_put(NULL);
 }
 
+/* Small records that share a preamble, as a source tree's files share
+ * licence headers and idioms: what a dictionary is for. */
+#define REC 4096
+#define NREC 256
+
+static void fill_records(uint8_t *p, size_t n, uint64_t seed)
+{
+	uint8_t preamble[1024];
+
+	rng_state = 0x51ed;
+	fill_random(preamble, sizeof(preamble));
+	rng_state = seed;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(p + i * REC, preamble, sizeof(preamble));
+		fill_text(p + i * REC + sizeof(preamble), REC - sizeof(preamble));
+	}
+}
+
+static struct zr_codec_dict *train(unsigned id, uint64_t seed)
+{
+	uint8_t *samples = malloc((size_t)NREC * REC);
+	size_t sizes[NREC];
+	struct zr_codec_dict *d = NULL;
+
+	fill_records(samples, NREC, seed);
+	for (size_t i = 0; i < NREC; i++)
+		sizes[i] = REC;
+	assert_int_equal(zr_codec_dict_train(id, samples, sizes, NREC, &d), 0);
+	assert_non_null(d);
+	assert_int_equal(zr_codec_dict_id(d), id);
+	assert_true(zr_codec_dict_bytes(d) > 1024);
+	free(samples);
+	return d;
+}
+
+/* One record not among the samples: smaller with the dictionary, decodes
+ * only with it, and never with another codec's. */
+static void dict_round_trip(struct zr_codec_ctx *ctx, struct zr_codec_spec spec,
+			    const struct zr_codec_dict *d, const struct zr_codec_dict *other)
+{
+	uint8_t src[REC], plain[REC], with[2 * REC], without[2 * REC];
+	ssize_t n, m;
+
+	fill_records(src, 1, 777);
+	n = zr_codec_compress_dict(ctx, spec, d, src, REC, with, sizeof(with));
+	m = zr_codec_compress(ctx, spec, src, REC, without, sizeof(without));
+	assert_true(n > 0 && m > 0);
+	assert_true(n < m - 512); /* the preamble comes from the dictionary */
+	assert_int_equal(zr_codec_decompress_dict(ctx, spec.id, d, with, (size_t)n, plain, REC), 0);
+	assert_memory_equal(plain, src, REC);
+	assert_int_equal(zr_codec_decompress(ctx, spec.id, with, (size_t)n, plain, REC), -EIO);
+	assert_int_equal(zr_codec_decompress_dict(ctx, spec.id, other, with, (size_t)n, plain, REC),
+			 -EIO);
+	assert_int_equal(zr_codec_compress_dict(ctx, spec, other, src, REC, with, sizeof(with)),
+			 -EINVAL);
+}
+
+static void test_dict(void **state)
+{
+	struct zr_codec_ctx *ctx;
+	struct zr_codec_dict *z, *l;
+	uint64_t base;
+
+	zr_codec_trim();
+	base = zr_mem_meta_bytes();
+	z = train(ZR_CODEC_ZSTD, 1);
+	l = train(ZR_CODEC_LZ4, 1);
+	ctx = zr_codec_ctx_get();
+	dict_round_trip(ctx, (struct zr_codec_spec){ZR_CODEC_ZSTD, 6}, z, l);
+	dict_round_trip(ctx, (struct zr_codec_spec){ZR_CODEC_ZSTD, 1}, z, l);
+	dict_round_trip(ctx, (struct zr_codec_spec){ZR_CODEC_LZ4, 4}, l, z);
+	dict_round_trip(ctx, (struct zr_codec_spec){ZR_CODEC_LZ4, 0}, l, z);
+	zr_codec_ctx_put(ctx);
+	zr_codec_dict_free(z);
+	zr_codec_dict_free(l);
+	zr_codec_trim();
+	assert_int_equal(zr_mem_meta_bytes(), base);
+	zr_codec_dict_free(NULL);
+}
+
+/* A context that coded against a dictionary since freed must not use what
+ * it loaded from it for a new one (which malloc may place at the same
+ * address): data coded against the new one decodes with it. */
+static void test_dict_replaced(void **state)
+{
+	struct zr_codec_spec specs[] = {{ZR_CODEC_ZSTD, 6}, {ZR_CODEC_LZ4, 4}};
+	uint8_t src[REC], plain[REC], out[2 * REC];
+
+	fill_records(src, 1, 99);
+	for (size_t i = 0; i < 2; i++) {
+		struct zr_codec_ctx *ctx = zr_codec_ctx_get();
+		struct zr_codec_dict *a = train(specs[i].id, 1), *b;
+		ssize_t n;
+
+		assert_true(zr_codec_compress_dict(ctx, specs[i], a, src, REC, out, sizeof(out)) > 0);
+		zr_codec_dict_free(a);
+		b = train(specs[i].id, 2); /* other samples, other content */
+		n = zr_codec_compress_dict(ctx, specs[i], b, src, REC, out, sizeof(out));
+		assert_true(n > 0);
+		assert_int_equal(zr_codec_decompress_dict(ctx, specs[i].id, b, out, (size_t)n,
+							  plain, REC), 0);
+		assert_memory_equal(plain, src, REC);
+		zr_codec_ctx_put(ctx);
+		zr_codec_dict_free(b);
+	}
+}
+
+/* Training refuses what it cannot use, and codecs without dictionaries. */
+static void test_dict_bad(void **state)
+{
+	uint8_t samples[64];
+	size_t sizes[2] = {32, 32};
+	struct zr_codec_dict *d = NULL;
+
+	fill_text(samples, sizeof(samples));
+	assert_int_equal(zr_codec_dict_train(ZR_CODEC_ZSTD, samples, sizes, 2, &d), -EINVAL);
+	assert_int_equal(zr_codec_dict_train(ZR_CODEC_NONE, samples, sizes, 2, &d), -EINVAL);
+	assert_null(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -336,6 +456,8 @@ int main(void)
 	    cmocka_unit_test(test_compresses), cmocka_unit_test(test_incompressible),
 	    cmocka_unit_test(test_bad_args),   cmocka_unit_test(test_corrupt),
 	    cmocka_unit_test(test_lz4hc),       cmocka_unit_test(test_pool),
+	    cmocka_unit_test(test_dict),       cmocka_unit_test(test_dict_replaced),
+	    cmocka_unit_test(test_dict_bad),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
