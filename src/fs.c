@@ -152,6 +152,7 @@ struct zr_fs *zr_fs_new(const struct zr_opts *opts)
 	sc.idle = fs->spill ? opts->idle : 0;
 	zr_opts_recomp(opts, sc.recomp);
 	sc.recomp_idle = opts->recomp_idle;
+	sc.recomp_dict = opts->recomp_dict;
 	fs->arena = zr_arena_create(&ac);
 	sc.arena = fs->arena;
 	fs->store = fs->arena ? zr_store_create(&sc) : NULL;

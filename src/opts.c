@@ -318,6 +318,12 @@ static int opt_recompress_idle(struct zr_opts *o, const char *val, uint64_t ram,
 			 "expected seconds, 0 = only when asked", err, errlen);
 }
 
+static int opt_recompress_dict(struct zr_opts *o, const char *val, uint64_t ram,
+			       char *err, size_t errlen)
+{
+	return opt_bool(&o->recomp_dict, "recompress_dict", val, err, errlen);
+}
+
 static int opt_read_ahead(struct zr_opts *o, const char *val, uint64_t ram,
 			  char *err, size_t errlen)
 {
@@ -351,6 +357,7 @@ static const struct opt_desc opt_table[] = {
 	{ "read_ahead", 1, opt_read_ahead },
 	{ "recompress", 1, opt_recompress },
 	{ "recompress_idle", 1, opt_recompress_idle },
+	{ "recompress_dict", 1, opt_recompress_dict },
 };
 
 static const struct opt_desc *find_opt(const char *kv)
@@ -408,6 +415,7 @@ void zr_opts_defaults(struct zr_opts *o, uint64_t ram_bytes, uid_t uid, gid_t gi
 	o->read_ahead = ZR_DEFAULT_READ_AHEAD;
 	o->recomp_auto = true;
 	o->recomp_idle = ZR_DEFAULT_RECOMP_IDLE;
+	o->recomp_dict = 1;
 	o->max_threads = zr_default_max_threads();
 	o->max_background = ZR_DEFAULT_MAX_BACKGROUND;
 	o->workers = zr_default_workers();
@@ -466,5 +474,7 @@ const char *zr_opts_help(void)
 	       "                           auto (default: lz4 -> lz4hc:4, zstd -> zstd:6),\n"
 	       "                           off, lz4hc:N or zstd:N\n"
 	       "    -o recompress_idle=SECONDS  after that long untouched (default 10;\n"
-	       "                           0 = only when asked)\n";
+	       "                           0 = only when asked)\n"
+	       "    -o recompress_dict=0|1 recompress against a dictionary trained on\n"
+	       "                           the mount's data (default 1)\n";
 }

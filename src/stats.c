@@ -162,6 +162,7 @@ size_t zr_stats_format_global(const struct zr_stats_global *g, char *buf, size_t
 	put_u64(&o, "recompress_pending", g->store.recompress_pending);
 	put_u64(&o, "recompressed_chunks", g->store.recompressed_chunks);
 	put_u64(&o, "recompress_saved_bytes", g->store.recompress_saved_bytes);
+	put_u64(&o, "dict_bytes", g->store.dict_bytes);
 	if (!g->has_spill) /* zramfs-stat shows "-" for SPILLED without them */
 		return finish(&o);
 	put_u64(&o, "spilled_chunks", g->store.spilled_chunks);

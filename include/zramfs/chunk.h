@@ -67,6 +67,9 @@ struct zr_store_config {
 	unsigned recomp_idle;		/* recompress chunks idle this long, s,
 					 * in a background thread; 0 = only on
 					 * zr_store_recompress() */
+	bool recomp_dict;		/* the recompression codes against a
+					 * dictionary trained on the store's
+					 * data (see chunk.c, "Dictionaries") */
 };
 
 struct zr_store_stats {
@@ -97,6 +100,7 @@ struct zr_store_stats {
 					 * idle recompression (0 when it is off) */
 	uint64_t recompressed_chunks;	/* re-encoded smaller by it */
 	uint64_t recompress_saved_bytes; /* arena bytes that saved */
+	uint64_t dict_bytes;		/* memory of the trained dictionaries */
 };
 
 struct zr_fdata_stats {

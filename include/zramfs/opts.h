@@ -80,6 +80,8 @@ struct zr_opts {
 	struct zr_codec_spec recomp;	/* else its codec; none = off */
 	unsigned recomp_idle;		/* recompress_idle, seconds; 0 = only
 					 * on the root's control */
+	int recomp_dict;		/* recompress_dict: train and use a
+					 * dictionary (1, the default) */
 };
 
 /* zr_opts_defaults(): fill *o with the defaults; ram_bytes is physical RAM

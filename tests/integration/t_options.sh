@@ -35,6 +35,7 @@ case_bad_options() {
 	bad_option recompress=lz4 recompress
 	bad_option recompress=brotli recompress
 	bad_option recompress_idle=soon recompress_idle
+	bad_option recompress_dict=maybe recompress_dict
 }
 
 case_help_version() {
@@ -254,14 +255,19 @@ case_rm_returns_ram() {
 
 # Idle recompression: the same files take less arena with it than without
 # (by exactly what the stats say it saved), read back identical, and the
-# root's control does it on demand.
+# root's control does it on demand.  Four copies of the headers are more
+# than the 16 MiB a dictionary waits for: it is made, and makes them
+# smaller than recompress_dict=0 does.
 case_recompress() {
 	need_zramfs
-	local off=$W/rc_off on=$W/rc_on ask=$W/rc_ask a b saved out
+	local off=$W/rc_off on=$W/rc_on ask=$W/rc_ask nod=$W/rc_nodict a b c saved out i
 	zmount "$off" "size=256M,recompress=off" || fail "mount recompress=off"
 	zmount "$on" "size=256M,recompress_idle=1" || fail "mount recompress_idle=1"
 	zmount "$ask" "size=256M,recompress_idle=0" || fail "mount recompress_idle=0"
-	for m in "$off" "$on" "$ask"; do cp -a /usr/include/linux "$m/inc" || fail "cp -a to $m"; done
+	zmount "$nod" "size=256M,recompress_idle=0,recompress_dict=0" || fail "mount recompress_dict=0"
+	for m in "$off" "$on" "$ask" "$nod"; do
+		for i in 1 2 3 4; do cp -a /usr/include/linux "$m/inc$i" || fail "cp -a to $m"; done
+	done
 	sync
 	assert_eq "$(zstat recompress_pending "$off")" 0 "recompress=off: pending"
 	out=$(setfattr -n user.zramfs.recompress -v all "$off" 2>&1) && fail "control with recompress=off succeeded"
@@ -283,9 +289,22 @@ case_recompress() {
 	setfattr -n user.zramfs.recompress -v all "$ask" || fail "recompress control"
 	assert_eq "$(zstat recompress_pending "$ask")" 0 "pending after the control"
 	assert_eq "$(zstat compr_data_size "$ask")" "$b" "compr_data_size after the control"
+	# the dictionary
+	setfattr -n user.zramfs.recompress -v all "$nod" || fail "recompress control (no dictionary)"
+	c=$(zstat compr_data_size "$nod")
+	note "compr_data_size without a dictionary $c, dictionary $(zstat dict_bytes "$on") bytes"
+	assert_gt "$(zstat dict_bytes "$on")" 0 "dict_bytes (background)"
+	assert_gt "$(zstat dict_bytes "$ask")" 0 "dict_bytes (control)"
+	assert_eq "$(zstat dict_bytes "$nod")" 0 "dict_bytes with recompress_dict=0"
+	assert_eq "$(zstat dict_bytes "$off")" 0 "dict_bytes with recompress=off"
+	assert_lt "$b" "$(( c * 95 / 100 ))" "compr_data_size with the dictionary (without: $c)"
 	echo 3 >/proc/sys/vm/drop_caches
-	for m in "$on" "$ask"; do diff -r /usr/include/linux "$m/inc" >/dev/null || fail "$m/inc differs"; done
-	for m in "$off" "$on" "$ask"; do zumount "$m" || fail "unmount $m"; done
+	for m in "$on" "$ask" "$nod"; do
+		for i in 1 2 3 4; do
+			diff -r /usr/include/linux "$m/inc$i" >/dev/null || fail "$m/inc$i differs"
+		done
+	done
+	for m in "$off" "$on" "$ask" "$nod"; do zumount "$m" || fail "unmount $m"; done
 }
 
 # A spill directory inside a zramfs mount is refused by name.

@@ -97,7 +97,7 @@ static struct env env_new(unsigned shift, struct zr_codec_spec codec, uint64_t l
 
 	e.arena = zr_arena_create(&ac);
 	assert_non_null(e.arena);
-	sc = (struct zr_store_config){shift, codec, limit, e.arena, g_workers, 0, NULL, 0, 0, false, {{0, 0}}, 0};
+	sc = (struct zr_store_config){shift, codec, limit, e.arena, g_workers, 0, NULL, 0, 0, false, {{0, 0}}, 0, false};
 	e.store = zr_store_create(&sc);
 	assert_non_null(e.store);
 	assert_int_equal(zr_store_start(e.store), 0);
@@ -629,7 +629,7 @@ static void test_arena_failure(void **state)
 	struct zr_store_stats st, st2;
 
 	e.arena = zr_arena_create(&ac);
-	sc = (struct zr_store_config){12, LZ4, 0, e.arena, 0, 0, NULL, 0, 0, false, {{0, 0}}, 0}; /* inline */
+	sc = (struct zr_store_config){12, LZ4, 0, e.arena, 0, 0, NULL, 0, 0, false, {{0, 0}}, 0, false}; /* inline */
 	e.store = zr_store_create(&sc);
 	f = zr_fdata_create(e.store);
 	fill_text(m, sizeof(m));
@@ -709,7 +709,7 @@ static void test_bad_config(void **state)
 {
 	struct zr_arena_config ac = {.max_object = MIB, .cap_bytes = 0};
 	struct zr_arena *a = zr_arena_create(&ac);
-	struct zr_store_config c = {11, LZ4, 0, a, 0, 0, NULL, 0, 0, false, {{0, 0}}, 0};
+	struct zr_store_config c = {11, LZ4, 0, a, 0, 0, NULL, 0, 0, false, {{0, 0}}, 0, false};
 
 	assert_null(zr_store_create(&c));
 	c.chunk_shift = 21;
@@ -1274,7 +1274,7 @@ static struct env env_workers(unsigned shift, struct zr_codec_spec codec, unsign
 
 	e.arena = zr_arena_create(&ac);
 	assert_non_null(e.arena);
-	sc = (struct zr_store_config){shift, codec, 0, e.arena, workers, staging, NULL, 0, 0, false, {{0, 0}}, 0};
+	sc = (struct zr_store_config){shift, codec, 0, e.arena, workers, staging, NULL, 0, 0, false, {{0, 0}}, 0, false};
 	e.store = zr_store_create(&sc);
 	assert_non_null(e.store);
 	assert_int_equal(zr_store_start(e.store), 0);
@@ -1541,7 +1541,7 @@ static void test_staging_reserved(void **state)
 {
 	enum { SIZE = 4 * MIB };
 	struct zr_arena_config ac = {.max_object = MIB, .cap_bytes = 0};
-	struct zr_store_config sc = {16, LZ4, 0, NULL, 1, 1 * MIB, NULL, 0, 0, true, {{0, 0}}, 0};
+	struct zr_store_config sc = {16, LZ4, 0, NULL, 1, 1 * MIB, NULL, 0, 0, true, {{0, 0}}, 0, false};
 	struct zr_store_stats st;
 	struct env e;
 	struct zr_fdata *f;

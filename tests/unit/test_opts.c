@@ -40,6 +40,7 @@ static void test_defaults(void **state)
 	assert_int_equal(o.read_ahead, 1u << 20);
 	assert_true(o.recomp_auto);
 	assert_int_equal(o.recomp_idle, ZR_DEFAULT_RECOMP_IDLE);
+	assert_int_equal(o.recomp_dict, 1);
 	assert_true(o.nr_inodes > 0);
 	assert_true(o.workers >= 1 && o.workers <= ZR_MAX_WORKERS);
 	assert_int_equal(o.staging, RAM / 64 < ZR_STAGING_DEFAULT ? RAM / 64 : ZR_STAGING_DEFAULT);
@@ -120,6 +121,10 @@ static void test_each_option(void **state)
 	assert_int_equal(o.recomp_idle, 0);
 	assert_int_equal(apply(&o, "recompress_idle=3600", err), 0);
 	assert_int_equal(o.recomp_idle, 3600);
+	assert_int_equal(apply(&o, "recompress_dict=0", err), 0);
+	assert_int_equal(o.recomp_dict, 0);
+	assert_int_equal(apply(&o, "recompress_dict=on", err), 0);
+	assert_int_equal(o.recomp_dict, 1);
 }
 
 /* recompress= gives the store's table: auto by the mount's codec, one
@@ -202,6 +207,7 @@ static void test_rejections(void **state)
 	expect_reject("read_ahead=", "read_ahead");
 	expect_reject("recompress=lz4", "recompress"); /* cannot shrink */
 	expect_reject("recompress=brotli", "recompress");
+	expect_reject("recompress_dict=maybe", "recompress_dict");
 	expect_reject("recompress=zstd:30", "recompress");
 	expect_reject("recompress_idle=-1", "recompress_idle");
 	expect_reject("recompress_idle=soon", "recompress_idle");

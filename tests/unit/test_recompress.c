@@ -4,7 +4,9 @@
  * are re-encoded once with the stronger codec and read back identical; the
  * stats count what was saved; a rewritten chunk is a candidate again; the
  * background thread does the same unasked; off means -ENODEV; recompression
- * racing with readers, writers, punch and destroy (TSan).
+ * racing with readers, writers, punch and destroy (TSan); the dictionary:
+ * trained once enough data waits, smaller, read back (also from the spill
+ * file), and trained while other threads race.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +15,7 @@
 #include <cmocka.h>
 
 #include "zramfs/chunk.h"
+#include "zramfs/spill.h"
 #include "race_io.h"
 
 #include <errno.h>
@@ -31,12 +34,15 @@ struct env {
 };
 
 static unsigned g_workers;
+static bool g_dict;		/* env_new(): with recomp_dict */
+static struct zr_spill *g_spill; /* env_new(): with this spill */
 
 static struct env env_new(struct zr_codec_spec codec, bool recomp, unsigned recomp_idle)
 {
 	struct zr_arena_config ac = {.max_object = MIB, .cap_bytes = 0};
 	struct zr_store_config sc = {
-	    .chunk_shift = 16, .codec = codec, .workers = g_workers, .recomp_idle = recomp_idle};
+	    .chunk_shift = 16, .codec = codec, .workers = g_workers, .recomp_idle = recomp_idle,
+	    .recomp_dict = g_dict, .spill = g_spill};
 	struct env e;
 
 	if (recomp)
@@ -302,6 +308,138 @@ static void test_races(void **state)
 	env_free(&e);
 }
 
+/* ---------------------------------------------------------------------
+ * Dictionaries
+ * ------------------------------------------------------------------- */
+
+/* Files like a source tree's: each starts with the same licence-like
+ * preamble, then text.  DICT_FILES of them are more than the 16 MiB a
+ * dictionary waits for. */
+#define DICT_FILES 300
+#define DICT_FILE (60 * KIB + 100)
+
+/* The same bytes for the same id. */
+static void fill_record(uint8_t *p, size_t n, int id)
+{
+	rng_state = 0x5eed;
+	for (size_t i = 0; i < n && i < 2 * KIB; i++)
+		p[i] = (uint8_t)rng();
+	rng_state = 0x9e3779b97f4a7c15ULL * (uint64_t)(id + 1);
+	if (n > 2 * KIB)
+		fill_text(p + 2 * KIB, n - 2 * KIB);
+}
+
+struct tree {
+	struct zr_fdata *f[DICT_FILES];
+	uint8_t *d[DICT_FILES];
+};
+
+static void tree_write(struct env *e, struct tree *t)
+{
+	for (int i = 0; i < DICT_FILES; i++) {
+		t->f[i] = zr_fdata_create(e->store);
+		t->d[i] = malloc(DICT_FILE);
+		assert_non_null(t->f[i]);
+		assert_non_null(t->d[i]);
+		fill_record(t->d[i], DICT_FILE, i + 1);
+		assert_int_equal(zr_fdata_write(t->f[i], t->d[i], DICT_FILE, 0), DICT_FILE);
+	}
+	zr_store_sync(e->store);
+}
+
+static void tree_check_free(struct tree *t)
+{
+	for (int i = 0; i < DICT_FILES; i++) {
+		check_file(t->f[i], t->d[i], DICT_FILE);
+		zr_fdata_destroy(t->f[i]);
+		free(t->d[i]);
+	}
+}
+
+/* Two stores, same files, dictionary on and off: the dictionary is made
+ * by the first pass, its chunks are smaller, and they read back -- from
+ * the arena, and from the spill file once written back. */
+static void test_dict(void **state)
+{
+	struct zr_codec_spec codecs[] = {{ZR_CODEC_ZSTD, 3}, {ZR_CODEC_LZ4, 0}};
+
+	for (size_t c = 0; c < 2; c++) {
+		static struct tree with, without;
+		struct zr_store_stats a, b;
+		struct zr_spill *sp;
+		struct env e, plain;
+
+		g_dict = true;
+		assert_int_equal(zr_spill_open("/var/tmp", 0, &sp), 0);
+		g_spill = sp;
+		e = env_new(codecs[c], true, 0);
+		g_dict = false;
+		g_spill = NULL;
+		plain = env_new(codecs[c], true, 0);
+		tree_write(&e, &with);
+		tree_write(&plain, &without);
+		zr_store_get_stats(e.store, &a);
+		assert_int_equal(a.dict_bytes, 0);
+		assert_int_equal(zr_store_recompress(e.store, true), DICT_FILES);
+		assert_int_equal(zr_store_recompress(plain.store, true), DICT_FILES);
+		zr_store_get_stats(e.store, &a);
+		zr_store_get_stats(plain.store, &b);
+		assert_true(a.dict_bytes > 0);
+		assert_int_equal(b.dict_bytes, 0);
+		/* the 2 KiB preamble, incompressible alone, comes from the
+		 * dictionary */
+		assert_true(a.compr_data_size + DICT_FILES * KIB < b.compr_data_size);
+		assert_int_equal(a.recompress_saved_bytes + a.compr_data_size,
+				 b.recompress_saved_bytes + b.compr_data_size);
+		tree_check_free(&without);
+		env_free(&plain);
+		assert_int_equal(zr_store_writeback(e.store, ZR_WB_ALL), DICT_FILES);
+		zr_store_get_stats(e.store, &a);
+		assert_int_equal(a.spilled_chunks, DICT_FILES);
+		tree_check_free(&with);
+		env_free(&e);
+		zr_spill_close(sp);
+	}
+}
+
+/* The dictionary trained while files are written, punched, read and
+ * destroyed, and recompressed by other threads (TSan). */
+static void test_dict_races(void **state)
+{
+	static struct tree t;
+	struct env e;
+	atomic_int stop = 0;
+	struct racer rc[2];
+	struct race_io io[3];
+	pthread_t th[3], rt[2];
+	struct zr_store_stats st;
+
+	g_dict = true;
+	e = env_new((struct zr_codec_spec){ZR_CODEC_ZSTD, 1}, true, 1);
+	g_dict = false;
+	tree_write(&e, &t);
+	for (int i = 0; i < 2; i++) {
+		rc[i] = (struct racer){.e = &e, .id = i, .stop = &stop};
+		pthread_create(&rt[i], NULL, race_recompress, &rc[i]);
+	}
+	for (int i = 0; i < 3; i++) {
+		io[i] = (struct race_io){.store = e.store, .id = i, .fill = fill_record,
+					 .change = rc_fill};
+		pthread_create(&th[i], NULL, race_io_main, &io[i]);
+	}
+	for (int i = 0; i < 3; i++) {
+		pthread_join(th[i], NULL);
+		assert_true(io[i].ok);
+	}
+	atomic_store(&stop, 1);
+	for (int i = 0; i < 2; i++)
+		pthread_join(rt[i], NULL);
+	zr_store_get_stats(e.store, &st);
+	assert_true(st.dict_bytes > 0);
+	tree_check_free(&t);
+	env_free(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -312,6 +450,8 @@ int main(void)
 	    cmocka_unit_test(test_off),
 	    cmocka_unit_test(test_background),
 	    cmocka_unit_test(test_races),
+	    cmocka_unit_test(test_dict),
+	    cmocka_unit_test(test_dict_races),
 	};
 	int fails = 0;
 
