@@ -280,22 +280,22 @@ static void *race_recompress(void *arg)
 	return NULL;
 }
 
-/* Recompression (asked for, and the background thread's) racing with
- * writes, punches, reads and destroys of the same files. */
-static void test_races(void **state)
+/* race(): two threads asking for recompression (and the background
+ * thread) against three doing writes, punches, reads and destroys of
+ * their own files, first written with fill. */
+static void race(struct env *e, void (*fill)(uint8_t *p, size_t n, int id))
 {
-	struct env e = env_new((struct zr_codec_spec){ZR_CODEC_LZ4, 0}, true, 1);
 	atomic_int stop = 0;
 	struct racer rc[2];
 	struct race_io io[3];
 	pthread_t th[3], rt[2];
 
 	for (int i = 0; i < 2; i++) {
-		rc[i] = (struct racer){.e = &e, .id = i, .stop = &stop};
+		rc[i] = (struct racer){.e = e, .id = i, .stop = &stop};
 		pthread_create(&rt[i], NULL, race_recompress, &rc[i]);
 	}
 	for (int i = 0; i < 3; i++) {
-		io[i] = (struct race_io){.store = e.store, .id = i, .fill = rc_fill, .change = rc_fill};
+		io[i] = (struct race_io){.store = e->store, .id = i, .fill = fill, .change = rc_fill};
 		pthread_create(&th[i], NULL, race_io_main, &io[i]);
 	}
 	for (int i = 0; i < 3; i++) {
@@ -305,6 +305,13 @@ static void test_races(void **state)
 	atomic_store(&stop, 1);
 	for (int i = 0; i < 2; i++)
 		pthread_join(rt[i], NULL);
+}
+
+static void test_races(void **state)
+{
+	struct env e = env_new((struct zr_codec_spec){ZR_CODEC_LZ4, 0}, true, 1);
+
+	race(&e, rc_fill);
 	env_free(&e);
 }
 
@@ -408,32 +415,13 @@ static void test_dict_races(void **state)
 {
 	static struct tree t;
 	struct env e;
-	atomic_int stop = 0;
-	struct racer rc[2];
-	struct race_io io[3];
-	pthread_t th[3], rt[2];
 	struct zr_store_stats st;
 
 	g_dict = true;
 	e = env_new((struct zr_codec_spec){ZR_CODEC_ZSTD, 1}, true, 1);
 	g_dict = false;
 	tree_write(&e, &t);
-	for (int i = 0; i < 2; i++) {
-		rc[i] = (struct racer){.e = &e, .id = i, .stop = &stop};
-		pthread_create(&rt[i], NULL, race_recompress, &rc[i]);
-	}
-	for (int i = 0; i < 3; i++) {
-		io[i] = (struct race_io){.store = e.store, .id = i, .fill = fill_record,
-					 .change = rc_fill};
-		pthread_create(&th[i], NULL, race_io_main, &io[i]);
-	}
-	for (int i = 0; i < 3; i++) {
-		pthread_join(th[i], NULL);
-		assert_true(io[i].ok);
-	}
-	atomic_store(&stop, 1);
-	for (int i = 0; i < 2; i++)
-		pthread_join(rt[i], NULL);
+	race(&e, fill_record);
 	zr_store_get_stats(e.store, &st);
 	assert_true(st.dict_bytes > 0);
 	tree_check_free(&t);
