@@ -209,6 +209,17 @@ void zr_codec_trim(void)
 	}
 }
 
+/* No frame checksum or content size: the chunk record already holds both
+ * lengths, and 4+ bytes per small chunk add up.  No dictionary id either:
+ * the record says which dictionary. */
+static void zstd_set_params(ZSTD_CCtx *zc, unsigned level)
+{
+	ZSTD_CCtx_setParameter(zc, ZSTD_c_compressionLevel, (int)level);
+	ZSTD_CCtx_setParameter(zc, ZSTD_c_checksumFlag, 0);
+	ZSTD_CCtx_setParameter(zc, ZSTD_c_contentSizeFlag, 0);
+	ZSTD_CCtx_setParameter(zc, ZSTD_c_dictIDFlag, 0);
+}
+
 static ZSTD_CCtx *zstd_cctx(struct zr_codec_ctx *ctx, unsigned level)
 {
 	ZSTD_CCtx *zc = ctx->zc[level];
@@ -218,12 +229,7 @@ static ZSTD_CCtx *zstd_cctx(struct zr_codec_ctx *ctx, unsigned level)
 	zc = ZSTD_createCCtx();
 	if (!zc)
 		return NULL;
-	/* No frame checksum or content size: the chunk record already holds
-	 * both lengths, and 4+ bytes per small chunk add up. */
-	ZSTD_CCtx_setParameter(zc, ZSTD_c_compressionLevel, (int)level);
-	ZSTD_CCtx_setParameter(zc, ZSTD_c_checksumFlag, 0);
-	ZSTD_CCtx_setParameter(zc, ZSTD_c_contentSizeFlag, 0);
-	ZSTD_CCtx_setParameter(zc, ZSTD_c_dictIDFlag, 0);
+	zstd_set_params(zc, level);
 	ctx->zc[level] = zc;
 	return zc;
 }
@@ -320,10 +326,7 @@ static ZSTD_CCtx *zstd_dict_cctx(struct zr_codec_ctx *ctx, unsigned level,
 		return NULL;
 	ctx->zdc_serial = 0;
 	ZSTD_CCtx_reset(zc, ZSTD_reset_session_and_parameters);
-	ZSTD_CCtx_setParameter(zc, ZSTD_c_compressionLevel, (int)level);
-	ZSTD_CCtx_setParameter(zc, ZSTD_c_checksumFlag, 0);
-	ZSTD_CCtx_setParameter(zc, ZSTD_c_contentSizeFlag, 0);
-	ZSTD_CCtx_setParameter(zc, ZSTD_c_dictIDFlag, 0);
+	zstd_set_params(zc, level);
 	if (ZSTD_isError(ZSTD_CCtx_loadDictionary(zc, d->buf, d->len)))
 		return NULL;
 	ctx->zdc_serial = d->serial;
