@@ -3030,35 +3030,72 @@ static int64_t wb_file(struct zr_fdata *f, const struct wb_sel *sel, uint64_t ta
 }
 
 /* wb_sweep(): one turn of the clock hand over every file. */
+/* fn's "stop here" for files_walk(), not an error. */
+#define WALK_STOP INT64_MIN
+
+/* files_walk(): fn(f, arg) on every file once, with f pinned (busy) and
+ * files_lock not held; stops early when fn returns < 0 (an errno, or
+ * WALK_STOP), and returns that.
+ * With hand, the walk starts at *hand (the first file if NULL) and keeps
+ * it at the next file to visit.  fn returning WALK_STOP means it stopped
+ * before doing f, so a hand stays on f, as a check made before taking
+ * the next file would leave it.  files_unlink() moves a hand off a file
+ * that goes. */
+static int64_t files_walk(struct zr_store *s, struct zr_fdata **hand,
+			  int64_t (*fn)(struct zr_fdata *f, void *arg), void *arg)
+{
+	struct zr_fdata *f, *next = NULL;
+	int64_t r = 0;
+
+	pthread_mutex_lock(&s->files_lock);
+	for (unsigned n = s->nfiles; n-- && r >= 0;) {
+		f = hand ? *hand : next;
+		f = f ? f : s->files;
+		if (!f)
+			break;
+		if (hand)
+			*hand = f->wb_next;
+		f->busy++;
+		pthread_mutex_unlock(&s->files_lock);
+		r = fn(f, arg);
+		pthread_mutex_lock(&s->files_lock);
+		next = f->wb_next; /* still linked: busy */
+		if (hand && r == WALK_STOP)
+			*hand = f;
+		f->busy--;
+		pthread_cond_broadcast(&s->files_cv);
+	}
+	pthread_mutex_unlock(&s->files_lock);
+	return r;
+}
+
+struct wb_sweep_arg {
+	const struct wb_sel *sel;
+	uint64_t target;
+	uint64_t *freed;
+	int64_t done;
+};
+
+static int64_t wb_file_fn(struct zr_fdata *f, void *arg)
+{
+	struct wb_sweep_arg *a = arg;
+	int64_t r;
+
+	if (*a->freed >= a->target)
+		return WALK_STOP;
+	r = wb_file(f, a->sel, a->target, a->freed);
+	if (r > 0)
+		a->done += r;
+	return r;
+}
+
 static int64_t wb_sweep(struct zr_store *s, const struct wb_sel *sel, uint64_t target,
 			uint64_t *freed)
 {
-	struct zr_fdata *f;
-	unsigned n;
-	int64_t done = 0, r;
+	struct wb_sweep_arg a = {.sel = sel, .target = target, .freed = freed};
+	int64_t r = files_walk(s, &s->hand, wb_file_fn, &a);
 
-	pthread_mutex_lock(&s->files_lock);
-	n = s->nfiles;
-	while (n-- && *freed < target) {
-		f = s->hand ? s->hand : s->files;
-		if (!f)
-			break;
-		s->hand = f->wb_next;
-		f->busy++;
-		pthread_mutex_unlock(&s->files_lock);
-		r = wb_file(f, sel, target, freed);
-		pthread_mutex_lock(&s->files_lock);
-		f->busy--;
-		pthread_cond_broadcast(&s->files_cv);
-		if (r < 0) {
-			if (!done)
-				done = r;
-			break;
-		}
-		done += r;
-	}
-	pthread_mutex_unlock(&s->files_lock);
-	return done;
+	return a.done ? a.done : (r < 0 && r != WALK_STOP ? r : 0);
 }
 
 static uint64_t mem_used(struct zr_store *s)
@@ -3354,41 +3391,6 @@ static int64_t rc_file(struct zr_fdata *f, const struct rc_pass *p, struct scrat
 		i++;
 	}
 	return done;
-}
-
-/* fn's "stop here" for files_walk(), not an error. */
-#define WALK_STOP INT64_MIN
-
-/* files_walk(): fn(f, arg) on every file once, with f pinned (busy) and
- * files_lock not held; stops early when fn returns < 0 (an errno, or
- * WALK_STOP), and returns that.
- * With hand, the walk starts at *hand (the first file if NULL) and keeps
- * it at the next file to visit: files_unlink() moves a hand off a file
- * that goes. */
-static int64_t files_walk(struct zr_store *s, struct zr_fdata **hand,
-			  int64_t (*fn)(struct zr_fdata *f, void *arg), void *arg)
-{
-	struct zr_fdata *f, *next = NULL;
-	int64_t r = 0;
-
-	pthread_mutex_lock(&s->files_lock);
-	for (unsigned n = s->nfiles; n-- && r >= 0;) {
-		f = hand ? *hand : next;
-		f = f ? f : s->files;
-		if (!f)
-			break;
-		if (hand)
-			*hand = f->wb_next;
-		f->busy++;
-		pthread_mutex_unlock(&s->files_lock);
-		r = fn(f, arg);
-		pthread_mutex_lock(&s->files_lock);
-		next = f->wb_next; /* still linked: busy */
-		f->busy--;
-		pthread_cond_broadcast(&s->files_cv);
-	}
-	pthread_mutex_unlock(&s->files_lock);
-	return r;
 }
 
 /* ---------------------------------------------------------------------
