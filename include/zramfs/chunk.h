@@ -267,12 +267,15 @@ void zr_store_tick(struct zr_store *s);
  * the stronger codec for its codec id, and kept only if that is smaller
  * (zram's recompress, automatic).  The thread works only while the store
  * has had no write (zr_fdata_write()) for 2 s.  A chunk is tried once
- * until rewritten.
+ * until rewritten.  With cfg->recomp_dict, chunks are coded against a
+ * dictionary trained once on samples of the store's candidates.
  * The file's lock is held only to copy the object and to install the
  * result, never while coding (src/chunk.c). */
 
-/* zr_store_recompress(): recompress now, in the calling thread: every
- * untried chunk (all) or those idle for recomp_idle seconds (or 1 s).
+/* zr_store_recompress(): recompress now, in one thread per compression
+ * worker (the caller's and helpers it joins before returning), after
+ * training the dictionary if it is due (cfg->recomp_dict): every untried
+ * chunk (all) or those idle for recomp_idle seconds (or 1 s).
  * Returns the number re-encoded smaller, -ENODEV when recompression is
  * off, or -ENOSPC / -ENOMEM when none could be stored. */
 int64_t zr_store_recompress(struct zr_store *s, bool all);
