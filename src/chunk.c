@@ -3029,7 +3029,6 @@ static int64_t wb_file(struct zr_fdata *f, const struct wb_sel *sel, uint64_t ta
 	return done;
 }
 
-/* wb_sweep(): one turn of the clock hand over every file. */
 /* fn's "stop here" for files_walk(), not an error. */
 #define WALK_STOP INT64_MIN
 
@@ -3089,6 +3088,7 @@ static int64_t wb_file_fn(struct zr_fdata *f, void *arg)
 	return r;
 }
 
+/* wb_sweep(): one turn of the clock hand over every file. */
 static int64_t wb_sweep(struct zr_store *s, const struct wb_sel *sel, uint64_t target,
 			uint64_t *freed)
 {
