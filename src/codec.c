@@ -235,12 +235,14 @@ static ZSTD_CCtx *zstd_cctx(struct zr_codec_ctx *ctx, unsigned level)
 }
 
 /* Contexts grow on first use at a size; count what they hold now. */
-static void recount_cctx(struct zr_codec_ctx *ctx, unsigned level)
+/* recount_cctx(): bring zc's share of the counted memory (*counted) up
+ * to its size now. */
+static void recount_cctx(ZSTD_CCtx *zc, size_t *counted)
 {
-	size_t now = ZSTD_sizeof_CCtx(ctx->zc[level]);
+	size_t now = ZSTD_sizeof_CCtx(zc);
 
-	zr_mem_account((int64_t)now - (int64_t)ctx->zc_bytes[level]);
-	ctx->zc_bytes[level] = now;
+	zr_mem_account((int64_t)now - (int64_t)*counted);
+	*counted = now;
 }
 
 static void *lz4hc_state(struct zr_codec_ctx *ctx)
@@ -339,7 +341,7 @@ static ssize_t zstd_compress(struct zr_codec_ctx *ctx, unsigned level,
 			     void *dst, size_t cap)
 {
 	ZSTD_CCtx *zc;
-	size_t r, now;
+	size_t r;
 
 	if (level < ZR_ZSTD_LEVEL_MIN || level > ZR_ZSTD_LEVEL_MAX)
 		return -EINVAL;
@@ -347,13 +349,10 @@ static ssize_t zstd_compress(struct zr_codec_ctx *ctx, unsigned level,
 	if (!zc)
 		return -ENOMEM;
 	r = ZSTD_compress2(zc, dst, cap, src, len);
-	if (d) {
-		now = ZSTD_sizeof_CCtx(zc);
-		zr_mem_account((int64_t)now - (int64_t)ctx->zdc_bytes);
-		ctx->zdc_bytes = now;
-	} else if (ctx->zc_bytes[level] == 0 || ZSTD_isError(r)) {
-		recount_cctx(ctx, level);
-	}
+	if (d)
+		recount_cctx(zc, &ctx->zdc_bytes);
+	else if (ctx->zc_bytes[level] == 0 || ZSTD_isError(r))
+		recount_cctx(zc, &ctx->zc_bytes[level]);
 	if (ZSTD_isError(r))
 		return ZSTD_getErrorCode(r) == ZSTD_error_dstSize_tooSmall ? 0 : -EIO;
 	return (ssize_t)r;
