@@ -146,10 +146,11 @@ elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f\n", b - a }'; }
 mib() { awk -v x="$1" 'BEGIN { printf "%.1f\n", x / 1048576 }'; }
 drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 shmem_b() { awk '/^Shmem:/ { printf "%.0f\n", $2 * 1024 }' /proc/meminfo; }
-rss_b() { awk '/^VmRSS/ { printf "%.0f\n", $2 * 1024 }' /proc/"$PID"/status; }
+status_b() { awk -v k="$1:" '$1 == k { printf "%.0f\n", $2 * 1024 }' /proc/"$PID"/status; }
+rss_b() { status_b VmRSS; }
 # The daemon's private memory: VmRSS less the file pages (shared library
 # code that the work paged in; deleting data cannot give those back).
-anon_b() { awk '/^RssAnon/ { printf "%.0f\n", $2 * 1024 }' /proc/"$PID"/status; }
+anon_b() { status_b RssAnon; }
 zram_b() { awk '{ print $3 }' $ZRAM/mm_stat; }
 stat_of() { getfattr --absolute-names --only-values -n user.zramfs.stats "$MNT" 2>/dev/null |
 	awk -v k="$1" '$1 == k { print $2 }'; }
