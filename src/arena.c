@@ -21,12 +21,14 @@
  *   live object left is "dirty": still resident, ready for reuse.  Dirty
  *   pages are purged (MADV_DONTNEED) on a free once the arena-wide dirty
  *   total exceeds max(4 MiB, mapped/32) -- that class, then others taken by
- *   trylock, down to half the limit -- by compaction, and with whole spans
- *   when they empty.  So freeing gives memory back at once,
- *   minus that small bounded reuse cache.
+ *   trylock, down to half the limit -- and by compaction.  A span that
+ *   empties stays on its class's empty list with its pages, which are
+ *   dirty pages like the others (one span without resident pages is kept
+ *   too); a purge destroys the others whole.  So freeing gives memory
+ *   back at once, minus that small bounded reuse cache.
  *   Allocation takes a span with dirty pages first (reuse what is
- *   resident, fill holes), else the fullest partial span, else the class's
- *   cached empty span, else a new span; within the span, among the first
+ *   resident, fill holes), else the fullest partial span, else an empty
+ *   span, else a new span; within the span, among the first
  *   SLOT_PROBE free slots the first needing no new page, else the lowest.
  *   Compaction packs each class: partial spans ordered fullest first form
  *   one row of slots; objects from its end move into free slots at its
@@ -72,8 +74,9 @@
  *   - a page with pref > 0 is resident; a resident page with pref == 0 is
  *     dirty and its span is on the class dirty list;
  *   - pages free in a region bitmap are never resident;
- *   - a span with used == 0 is either the class's one cached empty span or
- *     destroyed; spans with used > 0 sit on exactly one class list.
+ *   - a span with used == 0 is on the class's empty list or destroyed; at
+ *     most one span there has no resident page; spans with used > 0 sit
+ *     on exactly one bucket or the full list.
  */
 #include "zramfs/arena.h"
 #include "zramfs/fault.h"
@@ -117,10 +120,12 @@
 #define SPAN_SEARCH	4u
 
 /* Partial spans are bucketed by eighths of fullness so allocation finds
- * the fullest in O(1).  One more list holds full spans. */
+ * the fullest in O(1).  One more list holds full spans, and one the empty
+ * spans kept for reuse. */
 #define NBUCKETS	8u
 #define LIST_FULL	NBUCKETS
-#define NLISTS		(NBUCKETS + 1)
+#define LIST_EMPTY	(NBUCKETS + 1)
+#define NLISTS		(NBUCKETS + 2)
 #define LIST_NONE	0xffffu
 
 /* 64 MiB regions: few VMAs (max_map_count), cheap to unmap when empty. */
@@ -207,11 +212,10 @@ struct zr_class {
 	uint32_t	objs;		/* slots per span */
 	uint32_t	fwords;		/* freemap words */
 	uint32_t	pwords;		/* resmap words */
-	struct span	*lists[NLISTS];	/* partial buckets, then full */
+	struct span	*lists[NLISTS];	/* partial buckets, full, empty */
 	struct span	*dirty_head;	/* spans with dirty pages */
-	struct span	*empty;		/* one cached empty span, or NULL */
 	uint64_t	npartial;	/* spans on the bucket lists */
-	uint64_t	nspans;		/* all spans, incl. the cached one */
+	uint64_t	nspans;		/* all spans, incl. the empty ones */
 	uint64_t	objects;	/* live objects */
 	uint64_t	requested;	/* their requested bytes */
 	uint64_t	dirty_pages;	/* sum of span->dirty */
@@ -759,15 +763,22 @@ static uint64_t span_destroy(struct zr_arena *a, struct zr_class *c, struct span
 	return got * PAGE_SZ;
 }
 
-/* A span just became empty: cache it as the class's spare, or destroy it. */
+/* A span just became empty: keep it on the empty list while it has
+ * resident pages, which are dirty pages and so bounded by dirty_limit()
+ * like any others; of spans without any, keep one.  Destroying each
+ * emptied span at once made a rewrite of one-span objects (64 KiB chunks
+ * with comp=none) purge and refault its pages on every write: the free
+ * comes when the chunk is staged, the alloc when a worker stores it, and
+ * on this VM each purge's TLB shootdown IPI took 27% of the daemon's CPU
+ * (fio 4 KiB random writes, 10K IOPS). */
 static void span_park(struct zr_arena *a, struct zr_class *c, struct span *sp)
 {
 	assert(sp->used == 0);
 	if (sp->list != LIST_NONE)
 		list_del(c, sp);
 	span_regroup(c, sp);
-	if (!c->empty)
-		c->empty = sp;
+	if (sp->resident || !c->lists[LIST_EMPTY])
+		list_add(c, sp, LIST_EMPTY);
 	else
 		span_destroy(a, c, sp);
 }
@@ -889,14 +900,23 @@ static void obj_unplace(struct zr_arena *a, struct zr_class *c, struct span *sp,
  * Classes
  * ------------------------------------------------------------------------ */
 
-/* Purge every dirty page of the class; returns bytes released. */
+/* Purge every dirty page of the class; an empty span goes whole unless
+ * it is the last on the empty list.  Returns bytes released. */
 static uint64_t class_purge(struct zr_arena *a, struct zr_class *c)
 {
 	uint64_t got = 0;
 
-	while (c->dirty_head)
-		got += span_purge(a, c, c->dirty_head);
-	return got * PAGE_SZ;
+	while (c->dirty_head) {
+		struct span *sp = c->dirty_head;
+
+		if (!sp->used && (sp->prev || sp->next)) {
+			list_del(c, sp);
+			got += span_destroy(a, c, sp);
+		} else {
+			got += span_purge(a, c, sp) * PAGE_SZ;
+		}
+	}
+	return got;
 }
 
 /* Over the dirty limit: purge this class (locked by the caller), then
@@ -919,25 +939,20 @@ static void dirty_trim(struct zr_arena *a, struct zr_class *self)
 }
 
 /* The span to allocate from: one with dirty pages (reuse resident memory,
- * fill holes), else the fullest partial one, else the cached empty one,
- * else a new one. */
+ * fill holes), else the fullest partial one, else an empty one (the last
+ * emptied first: its pages are the likeliest to be resident), else a new
+ * one.  class_alloc()'s span_refile() takes it off the empty list. */
 static struct span *class_pick(struct zr_arena *a, struct zr_class *c, int *err)
 {
 	struct span *sp = c->dirty_head;
 
-	if (sp && sp->used < c->objs) {
-		if (sp == c->empty)
-			c->empty = NULL;
+	if (sp && sp->used < c->objs)
 		return sp;
-	}
 	for (int i = NBUCKETS - 1; i >= 0; i--)
 		if (c->lists[i])
 			return c->lists[i];
-	sp = c->empty;
-	if (sp) {
-		c->empty = NULL;
-		return sp;
-	}
+	if (c->lists[LIST_EMPTY])
+		return c->lists[LIST_EMPTY];
 	return span_new(a, c, err);
 }
 
@@ -1247,7 +1262,6 @@ static void class_destroy_spans(struct zr_class *c)
 			free(sp);
 		}
 	}
-	free(c->empty);
 	pthread_mutex_destroy(&c->lock);
 }
 
@@ -1500,10 +1514,10 @@ static uint64_t class_compact(struct zr_arena *a, struct zr_class *c)
 		pthread_mutex_unlock(&c->lock);
 	} while (more);
 	pthread_mutex_lock(&c->lock);
-	if (c->empty) {
-		struct span *sp = c->empty;
+	while (c->lists[LIST_EMPTY]) {
+		struct span *sp = c->lists[LIST_EMPTY];
 
-		c->empty = NULL;
+		list_del(c, sp);
 		rel += span_destroy(a, c, sp);
 	}
 	rel += class_purge(a, c);
@@ -1521,7 +1535,7 @@ static uint64_t class_reserve(struct zr_arena *a, struct zr_class *c)
 	struct span *sp;
 	int err;
 
-	if (c->empty || c->dirty_pages)
+	if (c->lists[LIST_EMPTY] || c->dirty_pages)
 		return 0;	/* an empty span or free resident pages exist */
 	if (mapped_reserve(a, bytes))
 		return 0;	/* the cap comes first */
@@ -1535,7 +1549,7 @@ static uint64_t class_reserve(struct zr_arena *a, struct zr_class *c)
 	sp->resident = c->pages;
 	span_dirty_add(a, c, sp, c->pages);
 	span_regroup(c, sp);
-	c->empty = sp;
+	list_add(c, sp, LIST_EMPTY);
 	return bytes;
 }
 
@@ -1572,7 +1586,7 @@ uint64_t zr_arena_reserve(struct zr_arena *a, size_t upto, uint64_t budget)
 		uint64_t span = (uint64_t)c->pages * PAGE_SZ;
 
 		pthread_mutex_lock(&c->lock);
-		if (c->empty || c->dirty_pages) {
+		if (c->lists[LIST_EMPTY] || c->dirty_pages) {
 			held += c->dirty_pages * PAGE_SZ;
 		} else if (held + span <= budget) {
 			made += class_reserve(a, c);
