@@ -1256,10 +1256,11 @@ static const struct zr_codec_dict *rec_dict(struct zr_store *s, const struct zr_
 	return atomic_load_explicit(&s->dict[rec_codec(r)], memory_order_acquire);
 }
 
-/* decompress(): clen bytes of r's object (at src) into its ulen bytes at
- * dst.  -EIO if they do not decode, -ENOMEM without a codec context. */
-static int decompress(struct zr_store *s, const struct zr_chunk *r, const void *src,
-		      uint32_t clen, uint8_t *dst)
+/* decompress_head(): clen bytes of r's object (at src) into dst, at least
+ * its first want bytes (codecs that cannot stop early give all ulen).
+ * -EIO if they do not decode, -ENOMEM without a codec context. */
+static int decompress_head(struct zr_store *s, const struct zr_chunk *r, const void *src,
+			   uint32_t clen, uint8_t *dst, uint32_t want)
 {
 	struct zr_codec_ctx *ctx = zr_codec_ctx_get();
 	const struct zr_codec_dict *dict = rec_dict(s, r);
@@ -1270,11 +1271,18 @@ static int decompress(struct zr_store *s, const struct zr_chunk *r, const void *
 	if ((r->info & INFO_DICT) && !dict)
 		ret = -EIO; /* cannot happen: the dictionary outlives its records */
 	else
-		ret = zr_codec_decompress_dict(ctx, rec_codec(r), dict, src, clen, dst,
-					       rec_ulen(r));
+		ret = zr_codec_decompress_head(ctx, rec_codec(r), dict, src, clen, dst,
+					       want, rec_ulen(r));
 
 	zr_codec_ctx_put(ctx);
 	return ret;
+}
+
+/* decompress(): all of r's ulen bytes. */
+static int decompress(struct zr_store *s, const struct zr_chunk *r, const void *src,
+		      uint32_t clen, uint8_t *dst)
+{
+	return decompress_head(s, r, src, clen, dst, rec_ulen(r));
 }
 
 /* obj_new(): an arena object holding src[0..len).  The arena's -ENOSPC
@@ -1358,8 +1366,11 @@ static int decode_spilled(struct zr_fdata *f, const struct zr_chunk *r, uint8_t 
 	return ret;
 }
 
-/* decode(): r's ulen bytes into dst.  -EIO if the object is corrupt. */
-static int decode(struct zr_fdata *f, const struct zr_chunk *r, uint8_t *dst)
+/* decode_head(): at least the first want bytes of r into dst (all ulen
+ * but for a compressed chunk in the arena).  -EIO if the object is
+ * corrupt. */
+static int decode_head(struct zr_fdata *f, const struct zr_chunk *r, uint8_t *dst,
+		       uint32_t want)
 {
 	struct zr_arena *a = f->s->arena;
 	uint32_t ulen = rec_ulen(r);
@@ -1384,9 +1395,15 @@ static int decode(struct zr_fdata *f, const struct zr_chunk *r, uint8_t *dst)
 	if (rec_state(r) == CS_RAW)
 		memcpy(dst, p, ulen);
 	else
-		ret = decompress(f->s, r, p, r->u.obj.clen, dst);
+		ret = decompress_head(f->s, r, p, r->u.obj.clen, dst, want);
 	zr_arena_read_end(a, r->u.obj.handle);
 	return ret;
+}
+
+/* decode(): r's ulen bytes into dst.  -EIO if the object is corrupt. */
+static int decode(struct zr_fdata *f, const struct zr_chunk *r, uint8_t *dst)
+{
+	return decode_head(f, r, dst, rec_ulen(r));
 }
 
 /* load_chunk(): the chunk's first len bytes (len >= its ulen) into buf,
@@ -1461,7 +1478,7 @@ static int read_chunk(struct zr_fdata *f, uint64_t idx, uint8_t *dst, uint32_t i
 	sc = scratch_get(chunk_size(f));
 	if (!sc)
 		return -ENOMEM;
-	ret = decode(f, &r, sc->plain);
+	ret = decode_head(f, &r, sc->plain, in_off + have);
 	if (!ret)
 		memcpy(dst, sc->plain + in_off, have);
 	scratch_put(sc);

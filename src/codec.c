@@ -426,6 +426,26 @@ int zr_codec_decompress_dict(struct zr_codec_ctx *ctx, unsigned id,
 	}
 }
 
+int zr_codec_decompress_head(struct zr_codec_ctx *ctx, unsigned id,
+			     const struct zr_codec_dict *dict, const void *src, size_t clen,
+			     void *dst, size_t want, size_t dst_len)
+{
+	int r;
+
+	if (id != ZR_CODEC_LZ4 || want >= dst_len)
+		return zr_codec_decompress_dict(ctx, id, dict, src, clen, dst, dst_len);
+	if (clen > (size_t)INT32_MAX || dst_len > (size_t)INT32_MAX || (dict && dict->id != id))
+		return -EIO;
+	if (zr_fault(ZR_FAULT_CODEC_DECOMPRESS))
+		return -EIO;	/* as corrupt input */
+	/* clen is the block's exact size, so lz4 never writes past want */
+	r = dict ? LZ4_decompress_safe_partial_usingDict(src, dst, (int)clen, (int)want,
+							  (int)dst_len, (const char *)dict->buf,
+							  (int)dict->len)
+		 : LZ4_decompress_safe_partial(src, dst, (int)clen, (int)want, (int)dst_len);
+	return r == (int)want ? 0 : -EIO;
+}
+
 /* ---------------------------------------------------------------------
  * Dictionaries
  * ------------------------------------------------------------------- */

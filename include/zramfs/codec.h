@@ -142,6 +142,16 @@ int zr_codec_decompress_dict(struct zr_codec_ctx *ctx, unsigned id,
 			     const struct zr_codec_dict *dict, const void *src, size_t clen,
 			     void *dst, size_t dst_len);
 
+/* zr_codec_decompress_head(): as zr_codec_decompress_dict() for a chunk
+ * that decodes to dst_len bytes, but only its first want bytes (want <=
+ * dst_len) must come out right: lz4 stops there (a random 4 KiB read of a
+ * 64 KiB chunk decodes half of it on average); zstd decodes everything.
+ * Bytes of dst past want are unspecified.  -EIO if the input does not give
+ * want bytes. */
+int zr_codec_decompress_head(struct zr_codec_ctx *ctx, unsigned id,
+			     const struct zr_codec_dict *dict, const void *src, size_t clen,
+			     void *dst, size_t want, size_t dst_len);
+
 /* Without a dictionary. */
 static inline ssize_t zr_codec_compress(struct zr_codec_ctx *ctx, struct zr_codec_spec spec,
 					const void *src, size_t len, void *dst, size_t dst_cap)
