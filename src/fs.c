@@ -210,6 +210,9 @@ static void zr_init(void *userdata, struct fuse_conn_info *conn)
 	/* Merged large writes and write() into the page cache: measured 10x
 	 * on 4 KiB random writes (README, "FUSE options"). */
 	want_if_capable(conn, FUSE_CAP_WRITEBACK_CACHE, fs->opts.writeback_cache);
+	/* The kernel then keeps file times, on its coarse clock: ours too. */
+	if (conn->want & FUSE_CAP_WRITEBACK_CACHE)
+		zr_ns_use_coarse_clock();
 	/* Data lives in our memory, not in an fd: splicing buys nothing. */
 	want_if_capable(conn, FUSE_CAP_SPLICE_READ, 0);
 	want_if_capable(conn, FUSE_CAP_SPLICE_WRITE, 0);

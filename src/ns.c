@@ -95,9 +95,18 @@ struct zr_ns {
 
 /* ---------------------------------------------------------------- helpers */
 
+/* The clock of zr_ns_now(): set once, at INIT, read by every request
+ * thread (relaxed: any value read is a valid clock). */
+static _Atomic clockid_t ns_clock = CLOCK_REALTIME;
+
+void zr_ns_use_coarse_clock(void)
+{
+	atomic_store_explicit(&ns_clock, CLOCK_REALTIME_COARSE, memory_order_relaxed);
+}
+
 void zr_ns_now(struct timespec *ts)
 {
-	clock_gettime(CLOCK_REALTIME, ts);
+	clock_gettime(atomic_load_explicit(&ns_clock, memory_order_relaxed), ts);
 }
 
 static int is_dir(const struct zr_inode *ino)

@@ -71,6 +71,16 @@ struct zr_ns_stats {
 #define ZR_TOUCH_RELATIME (1u << 3)	/* with ATIME: only if relatime says so */
 #define ZR_TOUCH_KILL_SUIDGID (1u << 4)	/* drop set-id bits, as on write */
 
+/* zr_ns_use_coarse_clock(): stamp times from here on with the clock the
+ * kernel stamps a file's times with under the FUSE writeback cache
+ * (CLOCK_REALTIME_COARSE, one tick), not CLOCK_REALTIME.  Then a write
+ * right after a create finds the times it would set already there, the
+ * inode stays clean, and close sends no SETATTR to flush them (1000 files
+ * created and written: 15 such SETATTRs instead of 1000); and a file's
+ * mtime never goes back by a fraction of a tick at its first write.
+ * Process-wide; called once the writeback cache is granted. */
+void zr_ns_use_coarse_clock(void);
+
 /* zr_ns_create(): a namespace holding only the root directory. */
 struct zr_ns *zr_ns_create(const struct zr_ns_config *cfg);
 

@@ -386,6 +386,34 @@ static void test_symlink(void **state)
 	zr_ns_destroy(ns);
 }
 
+/* After zr_ns_use_coarse_clock() new times come from the coarse clock: a
+ * file's are never after CLOCK_REALTIME_COARSE read just after (the fine
+ * clock's would be, but for a tick falling in between).  Process-wide, so
+ * the last test. */
+static void test_coarse_clock(void **state)
+{
+	struct zr_ns *ns = new_ns(0);
+	struct zr_inode *f;
+	struct timespec after;
+	struct stat st;
+
+	zr_ns_use_coarse_clock();
+	for (int i = 0; i < 100; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "f%d", i);
+		f = mkfile(ns, zr_ns_root(ns), name);
+		clock_gettime(CLOCK_REALTIME_COARSE, &after);
+		st = getattr(ns, f);
+		assert_true(st.st_mtim.tv_sec < after.tv_sec ||
+			    (st.st_mtim.tv_sec == after.tv_sec &&
+			     st.st_mtim.tv_nsec <= after.tv_nsec));
+		assert_true(st.st_ctim.tv_sec == st.st_mtim.tv_sec &&
+			    st.st_ctim.tv_nsec == st.st_mtim.tv_nsec);
+	}
+	zr_ns_destroy(ns);
+}
+
 static void test_link(void **state)
 {
 	struct zr_ns *ns = new_ns(0);
@@ -1523,6 +1551,7 @@ int main(void)
 		cmocka_unit_test(test_policy),
 		cmocka_unit_test(test_destroy_everything),
 		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_coarse_clock),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
