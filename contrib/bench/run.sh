@@ -24,7 +24,8 @@
 #                      anything after "zramfs-" is a comp= value, and
 #                      ",chunk=16K" etc. may follow)
 #   BENCH_OUT=DIR      results (default build/bench): latest.txt, latest.csv,
-#                      latest-memory.png, samples/
+#                      latest-memory.png, samples/ (memory samples, and
+#                      the daemon's smaps when empty and after the rm)
 #   BENCH_BUILD=DIR    the kernel directory the build compiles (fs/fat/)
 #   BENCH_TAR=FILE     the big tar (/var/tmp/zr-bench/linux-source-6.1.tar)
 #   SWAP_TARGETS="…"   the swap section's targets (zram-lz4 zramfs-lz4)
@@ -258,7 +259,12 @@ one_run() {	# target run#
 		echo "  $t: $why" >&2; NOTE["$t"]=$why; umount_target >/dev/null 2>&1; return 1
 	fi
 	BASE=$(mem_raw); SBASE= ABASE=
-	[ $KIND = zramfs ] && SBASE=$(stat_of mem_used_total) ABASE=$(anon_b)
+	if [ $KIND = zramfs ]; then
+		SBASE=$(stat_of mem_used_total) ABASE=$(anon_b)
+		# the daemon's mappings, empty and after the rm: what a
+		# difference in RssAnon is made of
+		cp /proc/"$PID"/smaps "$OUT/samples/smaps-empty-$sfx-$r.txt"
+	fi
 
 	# untar
 	sampler_start "$OUT/samples/untar-$sfx-$r.dat"
@@ -316,6 +322,7 @@ one_run() {	# target run#
 		done
 		rec rm_stats_mib "$t" "$(mib "$s")"
 		rec rm_anon_mib "$t" "$(mib $(( $(anon_b) - ABASE )))"
+		cp /proc/"$PID"/smaps "$OUT/samples/smaps-rm-$sfx-$r.txt"
 	fi
 	rec rm_mem_mib "$t" "$(mib $(( $(mem_raw) - BASE )))"
 	if [ $KIND = zram ]; then
