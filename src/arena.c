@@ -919,13 +919,12 @@ static uint64_t class_purge(struct zr_arena *a, struct zr_class *c)
 	return got;
 }
 
-/* Over the dirty limit: purge this class (locked by the caller), then
- * other classes that are not busy (trylock: the caller holds a class lock)
- * until the arena is down to half the limit, so purges come in batches. */
-static void dirty_trim(struct zr_arena *a, struct zr_class *self)
+/* Purge this class (locked by the caller), then other classes that are
+ * not busy (trylock: the caller holds a class lock) until the arena's
+ * dirty bytes are down to goal.  Over the dirty limit the goal is half the
+ * limit, so purges come in batches; at the cap it is 0. */
+static void dirty_trim(struct zr_arena *a, struct zr_class *self, uint64_t goal)
 {
-	uint64_t goal = dirty_limit(a) / 2;
-
 	class_purge(a, self);
 	for (uint32_t i = 0; i < a->nclasses && ctr_get(&a->dirty) > goal; i++) {
 		uint32_t k = atomic_fetch_add_explicit(&a->trim_cursor, 1, RELAXED);
@@ -956,8 +955,8 @@ static struct span *class_pick(struct zr_arena *a, struct zr_class *c, int *err)
 	return span_new(a, c, err);
 }
 
-static int class_alloc(struct zr_arena *a, struct zr_class *c, uint32_t len,
-		       zr_handle_t h, struct hentry *e)
+static int class_alloc_once(struct zr_arena *a, struct zr_class *c, uint32_t len,
+			    zr_handle_t h, struct hentry *e)
 {
 	int err = 0;
 	struct span *sp = class_pick(a, c, &err);
@@ -983,6 +982,20 @@ static int class_alloc(struct zr_arena *a, struct zr_class *c, uint32_t len,
 	return 0;
 }
 
+/* At the cap, the reuse cache's pages (dirty pages, empty spans) are the
+ * first to go: purge them all and try once more before -ENOSPC. */
+static int class_alloc(struct zr_arena *a, struct zr_class *c, uint32_t len,
+		       zr_handle_t h, struct hentry *e)
+{
+	int err = class_alloc_once(a, c, len, h, e);
+
+	if (err == -ENOSPC && ctr_get(&a->dirty)) {
+		dirty_trim(a, c, 0);
+		err = class_alloc_once(a, c, len, h, e);
+	}
+	return err;
+}
+
 static void class_free(struct zr_arena *a, struct zr_class *c,
 		       struct hentry *e, zr_handle_t h)
 {
@@ -999,7 +1012,7 @@ static void class_free(struct zr_arena *a, struct zr_class *c,
 	else
 		span_park(a, c, sp);
 	if (ctr_get(&a->dirty) > dirty_limit(a))
-		dirty_trim(a, c);
+		dirty_trim(a, c, dirty_limit(a) / 2);
 }
 
 /* ------------------------------------------------------------------------

@@ -430,6 +430,32 @@ static void test_cap(void **state)
 	zr_arena_destroy(a);
 }
 
+/* At the cap, the reuse cache gives way: spans emptied by frees keep
+ * their pages (dirty), yet an allocation of another class that needs new
+ * pages gets them instead of -ENOSPC. */
+static void test_cap_purges_cache(void **state)
+{
+	struct zr_arena *a = mk(MAX_OBJ, 8 * MIB);
+	zr_handle_t h[512], y[8];
+	int n = 0, err = 0;
+
+	while (n < 512 && !(err = zr_arena_alloc(a, 65536, &h[n])))
+		zr_arena_write(a, h[n++], scratch, 65536);
+	assert_int_equal(err, -ENOSPC);
+	assert_true(n > 16);
+	for (int i = 0; i < 8; i++)
+		zr_arena_free(a, h[--n]);	/* 512 KiB of empty spans, kept */
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(zr_arena_alloc(a, 40000, &y[i]), 0);
+	for (int i = 0; i < 8; i++)
+		zr_arena_free(a, y[i]);
+	while (n)
+		zr_arena_free(a, h[--n]);
+	zr_arena_set_cap(a, 0);
+	assert_drained(a);
+	zr_arena_destroy(a);
+}
+
 static long rss_bytes(void)
 {
 	long pages = 0, res = 0;
@@ -613,6 +639,7 @@ int main(void)
 		cmocka_unit_test(test_reserve),
 		cmocka_unit_test(test_alloc_populates),
 		cmocka_unit_test(test_empty_spans_reused),
+		cmocka_unit_test(test_cap_purges_cache),
 	};
 
 	if (getenv("ZR_TEST_FILTER"))
