@@ -403,11 +403,12 @@ static int zstd_decompress(struct zr_codec_ctx *ctx, const struct zr_codec_dict 
 	return 0;
 }
 
-int zr_codec_decompress_dict(struct zr_codec_ctx *ctx, unsigned id,
+int zr_codec_decompress_head(struct zr_codec_ctx *ctx, unsigned id,
 			     const struct zr_codec_dict *dict, const void *src, size_t clen,
-			     void *dst, size_t dst_len)
+			     void *dst, size_t want, size_t dst_len)
 {
-	int r;
+	const char *dbuf = dict ? (const char *)dict->buf : NULL;
+	int dlen = dict ? (int)dict->len : 0, r;
 
 	if (clen > (size_t)INT32_MAX || dst_len > (size_t)INT32_MAX || (dict && dict->id != id))
 		return -EIO;
@@ -415,8 +416,16 @@ int zr_codec_decompress_dict(struct zr_codec_ctx *ctx, unsigned id,
 		return -EIO;	/* as corrupt input */
 	switch (id) {
 	case ZR_CODEC_LZ4:
+		if (want < dst_len) {
+			/* clen is the block's exact size: lz4 stops at want */
+			r = dict ? LZ4_decompress_safe_partial_usingDict(src, dst, (int)clen,
+					(int)want, (int)dst_len, dbuf, dlen)
+				 : LZ4_decompress_safe_partial(src, dst, (int)clen, (int)want,
+							       (int)dst_len);
+			return r == (int)want ? 0 : -EIO;
+		}
 		r = dict ? LZ4_decompress_safe_usingDict(src, dst, (int)clen, (int)dst_len,
-							 (const char *)dict->buf, (int)dict->len)
+							 dbuf, dlen)
 			 : LZ4_decompress_safe(src, dst, (int)clen, (int)dst_len);
 		return r == (int)dst_len ? 0 : -EIO;
 	case ZR_CODEC_ZSTD:
@@ -426,24 +435,11 @@ int zr_codec_decompress_dict(struct zr_codec_ctx *ctx, unsigned id,
 	}
 }
 
-int zr_codec_decompress_head(struct zr_codec_ctx *ctx, unsigned id,
+int zr_codec_decompress_dict(struct zr_codec_ctx *ctx, unsigned id,
 			     const struct zr_codec_dict *dict, const void *src, size_t clen,
-			     void *dst, size_t want, size_t dst_len)
+			     void *dst, size_t dst_len)
 {
-	int r;
-
-	if (id != ZR_CODEC_LZ4 || want >= dst_len)
-		return zr_codec_decompress_dict(ctx, id, dict, src, clen, dst, dst_len);
-	if (clen > (size_t)INT32_MAX || dst_len > (size_t)INT32_MAX || (dict && dict->id != id))
-		return -EIO;
-	if (zr_fault(ZR_FAULT_CODEC_DECOMPRESS))
-		return -EIO;	/* as corrupt input */
-	/* clen is the block's exact size, so lz4 never writes past want */
-	r = dict ? LZ4_decompress_safe_partial_usingDict(src, dst, (int)clen, (int)want,
-							  (int)dst_len, (const char *)dict->buf,
-							  (int)dict->len)
-		 : LZ4_decompress_safe_partial(src, dst, (int)clen, (int)want, (int)dst_len);
-	return r == (int)want ? 0 : -EIO;
+	return zr_codec_decompress_head(ctx, id, dict, src, clen, dst, dst_len, dst_len);
 }
 
 /* ---------------------------------------------------------------------
