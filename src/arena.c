@@ -1651,6 +1651,11 @@ void zr_arena_set_cap(struct zr_arena *a, uint64_t cap_bytes)
 	atomic_store_explicit(&a->cap, cap_bytes, RELAXED);
 }
 
+uint64_t zr_arena_meta_bytes(struct zr_arena *a)
+{
+	return ctr_get(&a->meta);
+}
+
 uint64_t zr_arena_used_bytes(struct zr_arena *a)
 {
 	return ctr_get(&a->mapped) + ctr_get(&a->meta);

@@ -289,7 +289,7 @@ static void *housekeeper_main(void *arg)
 		zr_bufpool_trim(fs->replies);
 		zr_store_trim_idle(fs->store);
 		zr_arena_release_handles(fs->arena);
-		zr_mem_trim();
+		zr_mem_trim(zr_arena_meta_bytes(fs->arena));
 		pthread_mutex_lock(&fs->hk_lock);
 	}
 	pthread_mutex_unlock(&fs->hk_lock);

@@ -111,6 +111,10 @@ void zr_arena_set_cap(struct zr_arena *a, uint64_t cap_bytes);
  * two atomic loads (no class lock), for checks on the write path. */
 uint64_t zr_arena_used_bytes(struct zr_arena *a);
 
+/* zr_arena_meta_bytes(): meta_bytes alone, without locking (mostly heap:
+ * span headers and the handle table's leaves). */
+uint64_t zr_arena_meta_bytes(struct zr_arena *a);
+
 /* zr_arena_get_stats(): a consistent-enough snapshot (each counter exact,
  * counters read one after another). */
 void zr_arena_get_stats(struct zr_arena *a, struct zr_arena_stats *st);

@@ -39,8 +39,10 @@ void zr_mem_account(int64_t delta);
 /* zr_mem_trim(): give freed heap memory back to the OS (malloc_trim) when
  * enough has been freed since the last trim, or when anything has and no
  * more was freed since the previous call; cheap when there is nothing to
- * do.  Called by one thread (the daemon's housekeeping, once a tick), never
- * on the request path. */
-void zr_mem_trim(void);
+ * do.  other_heap is heap memory another module allocates and counts
+ * itself (the arena's metadata): a drop since the previous call counts as
+ * freed too.  Called by one thread (the daemon's housekeeping, once a
+ * tick), never on the request path. */
+void zr_mem_trim(uint64_t other_heap);
 
 #endif /* ZRAMFS_MEM_H */
