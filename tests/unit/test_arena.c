@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "zramfs/arena.h"
+#include "rss.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -454,19 +455,6 @@ static void test_cap_purges_cache(void **state)
 	zr_arena_set_cap(a, 0);
 	assert_drained(a);
 	zr_arena_destroy(a);
-}
-
-static long rss_bytes(void)
-{
-	long pages = 0, res = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
-
-	if (!f)
-		return -1;
-	if (fscanf(f, "%ld %ld", &pages, &res) != 2)
-		res = -1;
-	fclose(f);
-	return res * sysconf(_SC_PAGESIZE);
 }
 
 /* mapped_bytes follows RSS: growth on write, drop on free. */

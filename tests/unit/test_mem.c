@@ -7,11 +7,10 @@
 #include <cmocka.h>
 
 #include "zramfs/mem.h"
+#include "rss.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define SANITIZED 1
@@ -59,15 +58,7 @@ static void test_calloc_memdup(void **state)
 
 static long rss_kib(void)
 {
-	long pages = 0, res = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
-
-	if (!f)
-		return -1;
-	if (fscanf(f, "%ld %ld", &pages, &res) != 2)
-		res = 0;
-	fclose(f);
-	return res * (sysconf(_SC_PAGESIZE) / 1024);
+	return rss_bytes() / 1024;
 }
 
 /* Heap freed by another module (plain free(), counted by that module and
