@@ -25,7 +25,9 @@
  *   empties stays on its class's empty list with its pages, which are
  *   dirty pages like the others (one span without resident pages is kept
  *   too); a purge destroys the others whole.  So freeing gives memory
- *   back at once, minus that small bounded reuse cache.
+ *   back at once, minus that small bounded reuse cache, which
+ *   zr_arena_trim_idle() (each housekeeping tick) gives back once the
+ *   dirty total has stood still for a tick.
  *   Allocation takes a span with dirty pages first (reuse what is
  *   resident, fill holes), else the fullest partial span, else an empty
  *   span, else a new span; within the span, among the first
@@ -258,6 +260,7 @@ struct zr_arena {
 	_Atomic uint64_t released;
 	_Atomic uint64_t failures;
 	_Atomic uint32_t trim_cursor;		/* round robin for dirty_trim */
+	_Atomic uint64_t dirty_seen;		/* dirty at the last trim_idle call */
 	_Atomic uint64_t reserved;		/* zr_arena_reserve()'s budget: dirty
 						 * pages the trim leaves alone */
 };
@@ -1610,6 +1613,25 @@ uint64_t zr_arena_reserve(struct zr_arena *a, size_t upto, uint64_t budget)
 	free(idx);
 	free(objs);
 	return made;
+}
+
+uint64_t zr_arena_trim_idle(struct zr_arena *a)
+{
+	uint64_t dirty = ctr_get(&a->dirty), rel = 0;
+	uint64_t seen = atomic_exchange_explicit(&a->dirty_seen, dirty, RELAXED);
+
+	/* A still dirty total means no free and no reuse since the last call
+	 * (a coincidence costs one purge, nothing more). */
+	if (!dirty || dirty != seen || ctr_get(&a->reserved))
+		return 0;
+	for (uint32_t i = 0; i < a->nclasses && ctr_get(&a->dirty); i++) {
+		struct zr_class *c = &a->classes[i];
+
+		pthread_mutex_lock(&c->lock);
+		rel += class_purge(a, c);
+		pthread_mutex_unlock(&c->lock);
+	}
+	return rel;
 }
 
 uint64_t zr_arena_compact(struct zr_arena *a)

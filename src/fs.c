@@ -285,6 +285,7 @@ static void *housekeeper_main(void *arg)
 		pthread_mutex_unlock(&fs->hk_lock);
 		if (zr_arena_should_compact(fs->arena))
 			zr_arena_compact(fs->arena);
+		zr_arena_trim_idle(fs->arena);
 		housekeep_reserve(fs);
 		zr_bufpool_trim(fs->replies);
 		zr_store_trim_idle(fs->store);

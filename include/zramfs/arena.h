@@ -80,6 +80,14 @@ size_t zr_arena_size(struct zr_arena *a, zr_handle_t h);
  * emptied spans.  Returns bytes given back to the OS. */
 uint64_t zr_arena_compact(struct zr_arena *a);
 
+/* zr_arena_trim_idle(): give back the reuse cache (dirty pages, emptied
+ * spans kept for reuse) once it has not changed since the previous call:
+ * the cache serves bursts of frees and allocations, and an arena that has
+ * gone still returns it (the daemon's housekeeping calls this every
+ * tick).  Not while zr_arena_reserve() holds a budget.  Returns bytes
+ * given back. */
+uint64_t zr_arena_trim_idle(struct zr_arena *a);
+
 /* zr_arena_reserve(): memory ready before it is needed (swap files: a
  * swap-out must not wait for the page allocator).  Size classes up to upto
  * bytes, the busiest first, get a resident empty span if they have no free

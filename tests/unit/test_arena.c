@@ -431,6 +431,36 @@ static void test_cap(void **state)
 	zr_arena_destroy(a);
 }
 
+/* zr_arena_trim_idle(): the reuse cache goes once it has stood still for
+ * one call; while frees and allocations move it, it stays; never with a
+ * reserve budget. */
+static void test_trim_idle(void **state)
+{
+	enum { N = 32, OBJ = 64 * 1024 };
+	zr_handle_t h[N];
+	struct zr_arena *a = mk(MAX_OBJ, 0);
+	struct zr_arena_stats st;
+
+	for (int i = 0; i < N; i++)
+		h[i] = put(a, OBJ, (uint32_t)i);
+	for (int i = 0; i < N; i++)
+		zr_arena_free(a, h[i]);
+	assert_int_equal(zr_arena_trim_idle(a), 0);	/* first sight */
+	h[0] = put(a, OBJ, 1);				/* the cache moves */
+	assert_int_equal(zr_arena_trim_idle(a), 0);
+	zr_arena_reserve(a, OBJ, 1);			/* a reserve keeps it */
+	assert_int_equal(zr_arena_trim_idle(a), 0);
+	zr_arena_reserve(a, OBJ, 0);
+	assert_true(zr_arena_trim_idle(a) >= (uint64_t)(N - 2) * OBJ);
+	stats_sane(a, &st);
+	assert_true(st.mapped_bytes <= 2 * OBJ);	/* the live object's span */
+	verify(a, h[0], OBJ, 1);
+	zr_arena_free(a, h[0]);
+	zr_arena_compact(a);
+	assert_drained(a);
+	zr_arena_destroy(a);
+}
+
 /* At the cap, the reuse cache gives way: spans emptied by frees keep
  * their pages (dirty), yet an allocation of another class that needs new
  * pages gets them instead of -ENOSPC. */
@@ -628,6 +658,7 @@ int main(void)
 		cmocka_unit_test(test_alloc_populates),
 		cmocka_unit_test(test_empty_spans_reused),
 		cmocka_unit_test(test_cap_purges_cache),
+		cmocka_unit_test(test_trim_idle),
 	};
 
 	if (getenv("ZR_TEST_FILTER"))
