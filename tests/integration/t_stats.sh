@@ -126,6 +126,23 @@ case_unlinked_open_file() {
 	rm "$Z/v"
 }
 
+# A delete gives its memory back even when it is small beside the mount:
+# 3 MiB of raw (incompressible) chunks under 100 MiB of others is below
+# both the arena's reuse-cache bound and its compaction trigger, so only
+# the housekeeper's idle purge returns it.
+case_small_delete_returns_memory() {
+	need_zramfs
+	local m1
+	head -c 100M /dev/urandom >"$Z/keep" || fail "write keep"
+	head -c 3M /dev/urandom >"$Z/small" || fail "write small"
+	sync
+	m1=$(st mem_used_total)
+	rm "$Z/small"; sync
+	freed() { [ "$(st mem_used_total)" -le $((m1 - 2621440)) ]; }
+	wait_until 10 freed || fail "mem_used_total $(st mem_used_total) 10 s after deleting 3 MiB, was $m1"
+	rm "$Z/keep"
+}
+
 case_cleanup_returns_to_baseline() {
 	need_zramfs
 	local base
