@@ -497,8 +497,8 @@ static void test_rss_agrees(void **state)
 	long r0, r1, r2;
 	uint64_t r = 42;
 
-	if (SANITIZED || quick())
-		skip();	/* shadow memory / valgrind distort RSS */
+	if (rss_unreliable())
+		skip();
 	h = calloc(N, sizeof(*h));
 	a = mk(MAX_OBJ, 0);
 	assert_non_null(h);

@@ -12,12 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SANITIZED 1
-#else
-#define SANITIZED 0
-#endif
-
 static void test_counting(void **state)
 {
 	uint64_t base = zr_mem_meta_bytes();
@@ -56,24 +50,18 @@ static void test_calloc_memdup(void **state)
 	assert_int_equal(zr_mem_meta_bytes(), base);
 }
 
-static long rss_kib(void)
-{
-	return rss_bytes() / 1024;
-}
-
 /* Heap freed by another module (plain free(), counted by that module and
  * passed as other_heap) is trimmed once other_heap drops: 8 MiB of small
  * blocks freed under a live one leave RSS until then. */
 static void test_trim_other_heap(void **state)
 {
 	enum { N = 2048, SZ = 4000 };
-	const char *q = getenv("ZR_TEST_QUICK");
 	static char *blk[N];
 	char *pin;
 	long before, after;
 
-	if (SANITIZED || (q && *q && *q != '0'))
-		skip();	/* another allocator, or RSS distorted */
+	if (rss_unreliable())
+		skip();
 	zr_mem_trim(64u << 20);
 	zr_mem_trim(64u << 20);	/* nothing pending now */
 	for (int i = 0; i < N; i++) {
@@ -85,12 +73,12 @@ static void test_trim_other_heap(void **state)
 	assert_non_null(pin);
 	for (int i = 0; i < N; i++)
 		free(blk[i]);
-	before = rss_kib();
+	before = rss_bytes();
 	zr_mem_trim(64u << 20);
-	assert_true(rss_kib() > before - 1024);	/* no signal, no trim */
+	assert_true(rss_bytes() > before - (1L << 20));	/* no signal, no trim */
 	zr_mem_trim((64u << 20) - N * SZ);
-	after = rss_kib();
-	assert_true(after < before - 4096);
+	after = rss_bytes();
+	assert_true(after < before - (4L << 20));
 	free(pin);
 }
 
