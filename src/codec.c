@@ -234,9 +234,8 @@ static ZSTD_CCtx *zstd_cctx(struct zr_codec_ctx *ctx, unsigned level)
 	return zc;
 }
 
-/* Contexts grow on first use at a size; count what they hold now. */
-/* recount_cctx(): bring zc's share of the counted memory (*counted) up
- * to its size now. */
+/* recount_cctx(): contexts grow on first use at a size: bring zc's share
+ * of the counted memory (*counted) to what it holds now. */
 static void recount_cctx(ZSTD_CCtx *zc, size_t *counted)
 {
 	size_t now = ZSTD_sizeof_CCtx(zc);
